@@ -1,0 +1,295 @@
+"""Config models: types, ranges and descriptions of every setting.
+
+The values live in the YAML files under ``conf/`` (each with its unit and source); this module
+only says what a value may be, so a bad run stops before any simulation with a plain message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Frac = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegFloat = Annotated[float, Field(ge=0.0)]
+PosFloat = Annotated[float, Field(gt=0.0)]
+Arm = Literal["duty", "named"]
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors, values are not coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ByNeed(Section):
+    """One value per need level."""
+
+    low: NonNegFloat
+    moderate: NonNegFloat
+    high: NonNegFloat
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        """Values in need-level order (low, moderate, high)."""
+        return (self.low, self.moderate, self.high)
+
+
+class NeedMix(ByNeed):
+    """Share of people at each need level; the three shares add up to 1."""
+
+    low: Frac
+    moderate: Frac
+    high: Frac
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> NeedMix:
+        total = self.low + self.moderate + self.high
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"the shares must add up to 1 (they add up to {total:g})")
+        return self
+
+
+class Team(Section):
+    """The community team and the people it supports."""
+
+    people: int = Field(ge=1, le=2_000_000, description="People supported by the team (count).")
+    caseload_per_worker: float = Field(
+        gt=0, le=500, description="People per social-worker FTE; sets the number of posts in both arms."
+    )
+    advanced_practitioners: int = Field(ge=0, le=1000, description="Advanced practitioner posts (count).")
+    need_mix: NeedMix = Field(description="Share of people with low, moderate and high need.")
+    communication_need_frac: Frac = Field(description="Share of people with a communication need.")
+    fluctuating_capacity_frac: Frac = Field(description="Share of people whose mental capacity fluctuates.")
+    initial_risk_max: Frac = Field(description="Initial risk is uniform on [0, this].")
+
+
+class Workforce(Section):
+    """Staff time, absence, leaving, recruitment and agency cover."""
+
+    turnover_per_year: NonNegFloat = Field(le=5, description="Base leaving hazard of permanent staff (per year).")
+    recruitment_lag_days: PosFloat = Field(le=3650, description="Mean time to fill a vacant post (days).")
+    recruitment_lag_shape: PosFloat = Field(le=100, description="Gamma shape of the recruitment lag (1 = exponential).")
+    agency_cover_frac: Frac = Field(description="Chance that a vacant post is covered by an agency worker.")
+    agency_start_lag_days: NonNegFloat = Field(le=365, description="Days from vacancy to an agency worker starting.")
+    agency_turnover_per_year: NonNegFloat = Field(le=20, description="Leaving hazard of agency workers (per year).")
+    stress_turnover_gain: NonNegFloat = Field(
+        le=100, description="Leaving hazard is multiplied by 1 + gain x overload (overload = stress above 1)."
+    )
+    stress_smoothing_days: PosFloat = Field(le=3650, description="Time constant of the stress average (days).")
+    casework_hours_per_day: PosFloat = Field(le=24, description="Hours per FTE per calendar day for modelled casework.")
+    absence_frac: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        description="Long-run share of days a worker is absent (leave and sickness)."
+    )
+    absence_spell_mean_days: Annotated[float, Field(ge=1.0, le=365)] = Field(description="Mean absence spell (days).")
+
+
+class Named(Section):
+    """The named-worker system."""
+
+    extra_fte: NonNegFloat = Field(le=10_000, description="Extra social-worker FTE in the named arm (the investment).")
+    caseload_cap: int = Field(ge=1, le=10_000, description="Most people one named worker FTE may hold.")
+    proactive_checkins: bool = Field(description="Named workers make proactive check-ins when they have time.")
+    checkins_per_year: ByNeed = Field(description="Check-in cadence by need level (per year).")
+    cover_workers_per_day: int = Field(ge=0, le=10_000, description="Social workers on the small duty cover rota.")
+    max_wait_days: int = Field(ge=0, le=3650, description="Days a reactive contact waits for its named worker.")
+
+
+class Duty(Section):
+    """The duty system."""
+
+    workers_per_day: int = Field(ge=1, le=10_000, description="Social workers on the duty desk each day.")
+
+
+class Effects(Section):
+    """Effect sizes of the mechanisms that can favour named workers; 0 switches a mechanism off."""
+
+    retell_extra_frac: NonNegFloat = Field(le=10, description="Extra contact time when the story is retold.")
+    familiarity_quality_gain: Frac = Field(description="Contact quality gained at full familiarity.")
+    call_confidence_gain: NonNegFloat = Field(le=10, description="Relative rise in calls at full familiarity.")
+    advocacy_admission_reduction: Frac = Field(description="Relative cut in crisis escalation at full familiarity.")
+    discharge_coordination_reduction: Frac = Field(description="Relative cut in delayed discharge by a known worker.")
+    assessment_error_reduction: Frac = Field(description="Relative cut in wrong capacity findings at full familiarity.")
+    named_retention: Frac = Field(description="Relative cut in the leaving hazard of named workers.")
+    prevention_admission_reduction: Frac = Field(description="Relative cut in escalation after a recent contact.")
+
+
+class Life(Section):
+    """Risk drift and life events."""
+
+    risk_drift_per_year: ByNeed = Field(description="Rise in risk per year by need level (risk units per year).")
+    events_per_year: NonNegFloat = Field(le=365, description="Rate of life events (per person-year).")
+    event_risk_jump: Frac = Field(description="Rise in risk at a life event (risk units).")
+
+
+class ContactHours(Section):
+    """Hours a contact takes with a worker who knows the person."""
+
+    reactive: PosFloat = Field(le=100)
+    review: PosFloat = Field(le=100)
+    checkin: PosFloat = Field(le=100)
+    crisis: PosFloat = Field(le=100)
+
+
+class Contacts(Section):
+    """Demand, contact time, quality and familiarity."""
+
+    reactive_per_year: ByNeed = Field(description="Reactive contact rate at risk 0 by need level (per person-year).")
+    reactive_risk_gain: NonNegFloat = Field(le=100, description="Contact rate is multiplied by 1 + gain x risk.")
+    review_interval_days: int = Field(ge=1, le=3650, description="Days between scheduled reviews.")
+    hours: ContactHours = Field(description="Hours per contact by kind.")
+    communication_retell_multiplier: Annotated[float, Field(ge=1.0, le=10)] = Field(
+        description="Retelling takes this many times longer with a communication need."
+    )
+    retell_familiarity_threshold: Frac = Field(description="Below this familiarity the story is retold.")
+    quality_base: Frac = Field(description="Contact quality with an unknown worker and no wait.")
+    quality_wait_loss_per_day: Frac = Field(description="Quality lost per day of waiting.")
+    risk_reduction: Frac = Field(description="Share of risk removed by a contact of quality 1.")
+    familiarity_learning_frac: Frac = Field(description="Share of the gap to full familiarity closed per contact.")
+    familiarity_fade_days: PosFloat = Field(le=36500, description="Time constant of familiarity fading (days).")
+    familiarity_slots: int = Field(ge=1, le=64, description="Workers remembered per person (sparse familiarity).")
+
+
+class Crisis(Section):
+    """Crises and what they end in."""
+
+    base_per_year: NonNegFloat = Field(le=365, description="Crisis rate at risk 0 (per person-year).")
+    risk_per_year: NonNegFloat = Field(le=365, description="Added crisis rate at risk 1 (per person-year).")
+    p_admission: Frac = Field(description="Chance a crisis ends in admission with an unknown responder.")
+    p_breakdown: Frac = Field(description="Chance a crisis ends in a placement breakdown with an unknown responder.")
+    risk_after_frac: Frac = Field(description="Risk is multiplied by this after a crisis response.")
+    prevention_window_days: int = Field(ge=0, le=3650, description="A contact this recent counts as preventative.")
+
+
+class Hospital(Section):
+    """Inpatient stays, delayed discharge and readmission."""
+
+    stay_mean_days: PosFloat = Field(le=36500, description="Mean stay per admission (days).")
+    stay_sigma: Annotated[float, Field(ge=0.0, le=5)] = Field(description="Log-scale sd of the log-normal stay.")
+    p_delayed_discharge: Frac = Field(description="Chance a discharge is delayed without coordination.")
+    delay_mean_days: PosFloat = Field(le=3650, description="Mean delay of a delayed discharge (days).")
+    readmission_window_days: int = Field(ge=0, le=3650, description="Days after discharge with raised risk.")
+    readmission_multiplier: Annotated[float, Field(ge=1.0, le=100)] = Field(
+        description="Admission chance in a crisis is multiplied by this within the window."
+    )
+    discharge_risk: Frac = Field(description="Risk on discharge.")
+    initial_admission_hazard_per_year: NonNegFloat = Field(
+        le=1, description="Hazard used to seed the inpatient stock at the start (per person-year)."
+    )
+
+
+class Placement(Section):
+    """Emergency and restrictive residential placements."""
+
+    emergency_stay_mean_days: PosFloat = Field(le=36500, description="Mean length of an emergency placement (days).")
+    restrictive_stay_mean_days: PosFloat = Field(le=36500, description="Mean length of a restrictive placement (days).")
+
+
+class Assessment(Section):
+    """Mental capacity assessments for people whose capacity fluctuates."""
+
+    p_error: Frac = Field(description="Chance of wrongly finding a lack of capacity with an unknown assessor.")
+    p_restrictive_given_error: Frac = Field(description="Chance a wrong finding leads to a restrictive placement.")
+
+
+class Costs(Section):
+    """Unit costs (GBP at the stated price year) and who pays each."""
+
+    social_worker_per_hour_gbp: PosFloat = Field(le=10_000, description="Social worker cost per hour.")
+    advanced_practitioner_per_hour_gbp: PosFloat = Field(le=10_000, description="Advanced practitioner cost per hour.")
+    paid_hours_per_fte_year: PosFloat = Field(le=8760, description="Paid working hours per FTE-year.")
+    agency_premium_per_fte_year_gbp: NonNegFloat = Field(le=1e7, description="Extra cost of an agency FTE-year.")
+    recruitment_per_hire_gbp: NonNegFloat = Field(le=1e7, description="Cost of filling a permanent post.")
+    inpatient_per_day_gbp: NonNegFloat = Field(le=1e6, description="Inpatient bed day.")
+    crisis_response_gbp: NonNegFloat = Field(le=1e7, description="Cost of a crisis response beyond staff time.")
+    residential_per_day_gbp: NonNegFloat = Field(le=1e6, description="Emergency or restrictive residential day.")
+    discount_rate_per_year: Annotated[float, Field(ge=0.0, le=1.0)] = Field(description="Discount rate (per year).")
+    payer: dict[str, Literal["council", "nhs"]] = Field(description="Who pays each cost line.")
+
+    @model_validator(mode="after")
+    def _every_line_has_a_payer(self) -> Costs:
+        from sim.costs import COST_LINES  # local import: costs imports this module
+
+        missing = sorted(set(COST_LINES) - set(self.payer))
+        unknown = sorted(set(self.payer) - set(COST_LINES))
+        problems = []
+        if missing:
+            problems.append(f"missing payer for {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown cost lines {', '.join(unknown)} (allowed: {', '.join(COST_LINES)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Config(Section):
+    """A whole run: the experiment settings and every model section."""
+
+    seed: int = Field(ge=0, le=2**63 - 1, description="Master seed of the common random numbers.")
+    replicates: int = Field(ge=1, le=100_000, description="Paired replicates per arm.")
+    jobs: int | None = Field(ge=1, le=4096, description="Worker processes; null means all cores.")
+    horizon_years: float = Field(gt=0, le=200, description="Measured years after warm-up.")
+    warmup_years: float = Field(ge=0, le=200, description="Years simulated before anything is measured.")
+    arms: list[Arm] = Field(min_length=1, description="Staffing systems to run: duty, named, or both.")
+    team: Team
+    workforce: Workforce
+    named: Named
+    duty: Duty
+    effects: Effects
+    life: Life
+    contacts: Contacts
+    crisis: Crisis
+    hospital: Hospital
+    placement: Placement
+    assessment: Assessment
+    costs: Costs
+
+    @model_validator(mode="after")
+    def _arms_unique(self) -> Config:
+        if len(set(self.arms)) != len(self.arms):
+            raise ValueError(f"each arm may appear once (got {self.arms})")
+        return self
+
+    @property
+    def warmup_days(self) -> int:
+        """Warm-up length in whole days."""
+        return round(self.warmup_years * 365)
+
+    @property
+    def horizon_days(self) -> int:
+        """Measured length in whole days."""
+        return round(self.horizon_years * 365)
+
+
+class ConfigError(ValueError):
+    """A config that fails validation; its message lists every problem in plain words."""
+
+
+def _allowed(err: dict) -> str:
+    """What a value may be, in words, from one pydantic error."""
+    kind = err["type"]
+    ctx = err.get("ctx", {})
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing: this key needs a value"
+    if kind == "literal_error":
+        return f"allowed: {ctx.get('expected', '')}"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        return "allowed: " + err["msg"].removeprefix("Input should be ").replace("greater", "a number greater")
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return "allowed: " + err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+
+
+def validate(raw: dict) -> Config:
+    """Validate a plain config dict; raise ConfigError naming every bad key, its value and what is allowed."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            value = err.get("input")
+            shown = "" if err["type"] == "missing" else f" = {value!r}"
+            lines.append(f"  {key}{shown}: {_allowed(err)}")
+        raise ConfigError("invalid config:\n" + "\n".join(lines)) from None

@@ -1,0 +1,156 @@
+"""Person, worker and post arrays (structure of arrays, stable row numbers) and their start state."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.params import Config
+from sim.streams import Streams
+
+# Need levels (row order of every by-need table).
+NEED_LEVELS = ("low", "moderate", "high")
+
+# Settings a person can be in.
+COMMUNITY, INPATIENT, RESIDENTIAL = 0, 1, 2
+SETTINGS = ("community", "inpatient", "residential")
+
+# Open contact kinds, in rising priority; check-ins are never queued and crises are met the same day.
+NO_CONTACT, REVIEW, REACTIVE = 0, 1, 2
+CHECKIN, CRISIS = 3, 4
+CONTACT_KINDS = {REVIEW: "review", REACTIVE: "reactive", CHECKIN: "checkin", CRISIS: "crisis"}
+
+# Worker roles.
+SOCIAL_WORKER, ADVANCED_PRACTITIONER, AGENCY = 0, 1, 2
+ROLES = ("social_worker", "advanced_practitioner", "agency")
+
+NO_ONE = -1  # no worker, no post holder, no day set
+
+
+class People:
+    """State of every person, one row each; the row number is the person's id."""
+
+    def __init__(self, cfg: Config, streams: Streams) -> None:
+        n = cfg.team.people
+        rng = streams.generator("population")
+        self.n = n
+        mix = np.array(cfg.team.need_mix.as_tuple())
+        self.need = rng.choice(3, size=n, p=mix / mix.sum()).astype(np.int8)
+        self.communication = rng.random(n) < cfg.team.communication_need_frac
+        self.fluctuating = rng.random(n) < cfg.team.fluctuating_capacity_frac
+        self.risk = rng.random(n) * cfg.team.initial_risk_max
+        self.setting = np.full(n, COMMUNITY, dtype=np.int8)
+        self.setting_until = np.full(n, NO_ONE, dtype=np.int64)  # day a stay or placement ends
+        self.restrictive = np.zeros(n, dtype=bool)  # residential placement is restrictive
+        self.delayed = np.zeros(n, dtype=bool)  # inpatient whose discharge is delayed
+        self.ever_admitted = np.zeros(n, dtype=bool)
+        self.readmit_until = np.full(n, NO_ONE, dtype=np.int64)
+        self.named_worker = np.full(n, NO_ONE, dtype=np.int64)
+        self.pending_since = np.zeros(n, dtype=np.int64)
+        self.open_kind = np.zeros(n, dtype=np.int8)
+        self.open_since = np.zeros(n, dtype=np.int64)
+        # Reviews spread over the first interval so the team's review load is even.
+        self.next_review = rng.integers(0, cfg.contacts.review_interval_days, size=n)
+        self.next_checkin = np.zeros(n, dtype=np.int64)
+        self.last_contact = np.full(n, -(10**9), dtype=np.int64)
+        # Sparse familiarity: the last few workers each person has met, with level and day last updated.
+        k = cfg.contacts.familiarity_slots
+        self.fam_worker = np.full((n, k), NO_ONE, dtype=np.int64)
+        self.fam_level = np.zeros((n, k))
+        self.fam_day = np.zeros((n, k), dtype=np.int64)
+        # Familiarity with the current named worker, cached (level and day) for the daily call rate.
+        self.named_fam_level = np.zeros(n)
+        self.named_fam_day = np.zeros(n, dtype=np.int64)
+        # Event counters: the k-th crisis, stay, assessment of a person reads the k-th paired uniform.
+        self.n_crises = np.zeros(n, dtype=np.int64)
+        self.n_admissions = np.zeros(n, dtype=np.int64)
+        self.n_assessments = np.zeros(n, dtype=np.int64)
+        self.n_placements = np.zeros(n, dtype=np.int64)
+
+    def active(self) -> np.ndarray:
+        """People living outside hospital, who have life events, contacts and crises."""
+        return self.setting != INPATIENT
+
+
+def post_layout(cfg: Config) -> tuple[np.ndarray, np.ndarray, int]:
+    """Roles and FTE of every post in both arms, and how many posts the duty arm uses.
+
+    Posts shared by both arms come first (social workers, then advanced practitioners), the named
+    arm's extra FTE last, so post ``i`` reads the same random numbers in either arm.
+    """
+    sw_fte = cfg.team.people / cfg.team.caseload_per_worker
+    fte = _split_fte(sw_fte)
+    roles = [SOCIAL_WORKER] * len(fte)
+    fte += [1.0] * cfg.team.advanced_practitioners
+    roles += [ADVANCED_PRACTITIONER] * cfg.team.advanced_practitioners
+    n_shared = len(fte)
+    extra = _split_fte(cfg.named.extra_fte)
+    fte += extra
+    roles += [SOCIAL_WORKER] * len(extra)
+    return np.array(roles, dtype=np.int8), np.array(fte), n_shared
+
+
+def _split_fte(total: float) -> list[float]:
+    """Whole-time posts plus one part-time post for any remainder (e.g. 2.4 -> 1, 1, 0.4)."""
+    whole = math.floor(total + 1e-9)
+    rest = total - whole
+    return [1.0] * whole + ([rest] if rest > 1e-9 else [])
+
+
+class Staff:
+    """Posts (fixed) and the workers who hold them (rows grow as people are hired)."""
+
+    def __init__(self, roles: np.ndarray, fte: np.ndarray) -> None:
+        self.n_posts = len(roles)
+        self.post_role = roles
+        self.post_fte = fte
+        self.holder = np.full(self.n_posts, NO_ONE, dtype=np.int64)
+        self.hire_day = np.full(self.n_posts, NO_ONE, dtype=np.int64)  # permanent recruit due
+        self.agency_day = np.full(self.n_posts, NO_ONE, dtype=np.int64)  # agency worker due
+        self.n_post_events = np.zeros(self.n_posts, dtype=np.int64)
+        cap = max(8, 4 * self.n_posts)
+        self.n = 0  # worker rows used
+        self.post = np.zeros(cap, dtype=np.int64)
+        self.role = np.zeros(cap, dtype=np.int8)
+        self.fte = np.zeros(cap)
+        self.start_day = np.zeros(cap, dtype=np.int64)
+        self.end_day = np.full(cap, NO_ONE, dtype=np.int64)
+        self.absent_until = np.zeros(cap, dtype=np.int64)
+        self.stress = np.zeros(cap)
+        self.caseload = np.zeros(cap, dtype=np.int64)
+        self.hours_left = np.zeros(cap)
+        self.debt = np.zeros(cap)  # hours over-run carried to the next day
+        self.demand = np.zeros(cap)  # hours of work arriving for the worker today
+
+    _ROW_ARRAYS = ("post", "role", "fte", "start_day", "end_day", "absent_until", "stress", "caseload",
+                   "hours_left", "debt", "demand")  # fmt: skip
+
+    def add_worker(self, post: int, role: int, day: int) -> int:
+        """Start a new worker in ``post`` and return their row."""
+        if self.n == self.post.size:
+            for name in self._ROW_ARRAYS:
+                old = getattr(self, name)
+                fill = NO_ONE if name == "end_day" else 0
+                new = np.full(old.size * 2, fill, dtype=old.dtype)
+                new[: old.size] = old
+                setattr(self, name, new)
+        row = self.n
+        self.n += 1
+        self.post[row] = post
+        self.role[row] = role
+        self.fte[row] = self.post_fte[post]
+        self.start_day[row] = day
+        self.end_day[row] = NO_ONE
+        self.holder[post] = row
+        return row
+
+    def in_post(self) -> np.ndarray:
+        """Rows of workers holding a post now."""
+        held = self.holder[self.holder >= 0]
+        return held
+
+    def present(self, day: int) -> np.ndarray:
+        """Rows of workers in post and not absent on ``day``."""
+        held = self.in_post()
+        return held[self.absent_until[held] <= day]

@@ -1,0 +1,91 @@
+"""Common random numbers: one random stream per (seed, replicate, stream name).
+
+Both arms of a replicate build the same streams and read them by person (or post) and day, never
+in the order events happen, so they consume identical numbers for the same people and days.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+
+def stream_key(name: str) -> int:
+    """A stable integer for a stream name (Python's own hash is salted per process)."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+class Streams:
+    """Factory of independent generators keyed by ``(seed, replicate, name)``."""
+
+    def __init__(self, seed: int, replicate: int) -> None:
+        self.seed = int(seed)
+        self.replicate = int(replicate)
+
+    def generator(self, name: str) -> np.random.Generator:
+        """A fresh generator for one stochastic process; same arguments, same numbers."""
+        seq = np.random.SeedSequence([self.seed, self.replicate, stream_key(name)])
+        return np.random.default_rng(seq)
+
+    def daily(self, name: str, width: int, block_days: int = 365) -> DailyUniforms:
+        """Uniforms indexed by (day, unit), drawn a block of days at a time."""
+        return DailyUniforms(self, name, width, block_days)
+
+    def per_event(self, name: str, n_units: int, per_block: int = 32) -> EventUniforms:
+        """Uniforms indexed by (unit, k): the k-th event of that person or post."""
+        return EventUniforms(self, name, n_units, per_block)
+
+
+class DailyUniforms:
+    """Full-length vectors of uniforms, one row per day; row ``t`` is the same in every arm."""
+
+    def __init__(self, streams: Streams, name: str, width: int, block_days: int) -> None:
+        self._streams = streams
+        self._name = name
+        self.width = int(width)
+        self.block_days = int(block_days)
+        self._block_index = -1
+        self._block = np.empty((0, self.width), dtype=np.float64)
+
+    def row(self, day: int) -> np.ndarray:
+        """Uniforms on [0, 1) for every unit on ``day`` (a read-only view)."""
+        block_index, offset = divmod(day, self.block_days)
+        if block_index != self._block_index:
+            rng = self._streams.generator(f"{self._name}/block{block_index}")
+            self._block = rng.random((self.block_days, self.width))
+            self._block.flags.writeable = False
+            self._block_index = block_index
+        return self._block[offset]
+
+
+class EventUniforms:
+    """Uniforms for the k-th event of each unit, so event outcomes pair across arms by person and count."""
+
+    def __init__(self, streams: Streams, name: str, n_units: int, per_block: int) -> None:
+        self._streams = streams
+        self._name = name
+        self.n_units = int(n_units)
+        self.per_block = int(per_block)
+        self._blocks: dict[int, np.ndarray] = {}
+
+    def _block(self, index: int) -> np.ndarray:
+        block = self._blocks.get(index)
+        if block is None:
+            rng = self._streams.generator(f"{self._name}/block{index}")
+            block = rng.random((self.n_units, self.per_block))
+            self._blocks[index] = block
+        return block
+
+    def take(self, units: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Uniforms for ``units`` at their event numbers ``counts`` (0-based), same length as ``units``."""
+        units = np.asarray(units, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        blocks, cols = np.divmod(counts, self.per_block)
+        if units.size == 0 or blocks.max() == 0:
+            return self._block(0)[units, cols]
+        out = np.empty(units.size)
+        for index in np.unique(blocks):
+            sel = blocks == index
+            out[sel] = self._block(int(index))[units[sel], cols[sel]]
+        return out
