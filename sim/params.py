@@ -264,18 +264,32 @@ class ConfigError(ValueError):
     """A config that fails validation; its message lists every problem in plain words."""
 
 
+def section_keys(path: tuple[str | int, ...]) -> list[str] | None:
+    """The keys allowed inside the config section at ``path`` (None if ``path`` is not a section)."""
+    model: type[BaseModel] = Config
+    for part in path:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return list(model.model_fields)
+
+
 def _allowed(err: dict) -> str:
     """What a value may be, in words, from one pydantic error."""
     kind = err["type"]
     ctx = err.get("ctx", {})
     if kind == "extra_forbidden":
-        return "unknown key"
+        keys = section_keys(tuple(err["loc"][:-1]))
+        return "unknown key" + (f" (allowed here: {', '.join(keys)})" if keys else "")
     if kind == "missing":
         return "missing: this key needs a value"
     if kind == "literal_error":
         return f"allowed: {ctx.get('expected', '')}"
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
-        return "allowed: " + err["msg"].removeprefix("Input should be ").replace("greater", "a number greater")
+        bound = err["msg"].removeprefix("Input should be ")
+        return "allowed: a number " + bound
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return "allowed: " + err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")

@@ -108,7 +108,10 @@ class Staff:
         self.holder = np.full(self.n_posts, NO_ONE, dtype=np.int64)
         self.hire_day = np.full(self.n_posts, NO_ONE, dtype=np.int64)  # permanent recruit due
         self.agency_day = np.full(self.n_posts, NO_ONE, dtype=np.int64)  # agency worker due
-        self.n_post_events = np.zeros(self.n_posts, dtype=np.int64)
+        # Event counters per post: the k-th absence, vacancy and agency draw of a post reads the k-th paired uniform.
+        self.n_absences = np.zeros(self.n_posts, dtype=np.int64)
+        self.n_vacancies = np.zeros(self.n_posts, dtype=np.int64)
+        self.n_agency_draws = np.zeros(self.n_posts, dtype=np.int64)
         cap = max(8, 4 * self.n_posts)
         self.n = 0  # worker rows used
         self.post = np.zeros(cap, dtype=np.int64)

@@ -7,6 +7,7 @@ in the order events happen, so they consume identical numbers for the same peopl
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,9 +29,11 @@ class Streams:
         seq = np.random.SeedSequence([self.seed, self.replicate, stream_key(name)])
         return np.random.default_rng(seq)
 
-    def daily(self, name: str, width: int, block_days: int = 365) -> DailyUniforms:
-        """Uniforms indexed by (day, unit), drawn a block of days at a time."""
-        return DailyUniforms(self, name, width, block_days)
+    def daily(
+        self, name: str, width: int, block_days: int = 365, transform: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> DailyUniforms:
+        """Uniforms indexed by (day, unit), drawn a block of days at a time, optionally transformed once per block."""
+        return DailyUniforms(self, name, width, block_days, transform)
 
     def per_event(self, name: str, n_units: int, per_block: int = 32) -> EventUniforms:
         """Uniforms indexed by (unit, k): the k-th event of that person or post."""
@@ -40,8 +43,16 @@ class Streams:
 class DailyUniforms:
     """Full-length vectors of uniforms, one row per day; row ``t`` is the same in every arm."""
 
-    def __init__(self, streams: Streams, name: str, width: int, block_days: int) -> None:
+    def __init__(
+        self,
+        streams: Streams,
+        name: str,
+        width: int,
+        block_days: int,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self._streams = streams
+        self._transform = transform
         self._name = name
         self.width = int(width)
         self.block_days = int(block_days)
@@ -49,11 +60,12 @@ class DailyUniforms:
         self._block = np.empty((0, self.width), dtype=np.float64)
 
     def row(self, day: int) -> np.ndarray:
-        """Uniforms on [0, 1) for every unit on ``day`` (a read-only view)."""
+        """Uniforms on [0, 1) (or their transform) for every unit on ``day`` (a read-only view)."""
         block_index, offset = divmod(day, self.block_days)
         if block_index != self._block_index:
             rng = self._streams.generator(f"{self._name}/block{block_index}")
-            self._block = rng.random((self.block_days, self.width))
+            block = rng.random((self.block_days, self.width))
+            self._block = block if self._transform is None else self._transform(block)
             self._block.flags.writeable = False
             self._block_index = block_index
         return self._block[offset]
@@ -89,3 +101,11 @@ class EventUniforms:
             sel = blocks == index
             out[sel] = self._block(int(index))[units[sel], cols[sel]]
         return out
+
+
+def exponential_hazard(u: np.ndarray) -> np.ndarray:
+    """Turn uniforms into unit-exponential thresholds: an event with daily hazard ``h`` happens when ``h >= x``.
+
+    Comparing a hazard with ``-log(1 - u)`` is the same draw as ``u < 1 - exp(-h)``, with no exp per day.
+    """
+    return -np.log1p(-u)

@@ -1,0 +1,168 @@
+"""Continuity indices and the per-run summary (one row of runs.csv) and monthly series of a model.
+
+Continuity (N contacts, n_i with worker i, v_1..v_N in time order), for people with N >= 2:
+UPC = max_i n_i / N; COC (Bice-Boxerman) = (sum_i n_i^2 - N) / (N (N - 1));
+SECON = share of consecutive pairs (v_j, v_j+1) with the same worker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.costs import ledger
+from sim.model import SERIES
+
+if TYPE_CHECKING:
+    from sim.model import StaffingModel
+
+#: Daily series that are stocks: their monthly value is the mean, not the sum.
+STOCK_SERIES = frozenset({"backlog", "pending", "headcount", "agency_headcount", "fte_sw", "fte_ap", "fte_agency",
+                          "vacant_fte", "absent", "mean_stress", "mean_caseload"})  # fmt: skip
+MONTHS_PER_YEAR = 12
+
+
+def continuity(persons: np.ndarray, workers: np.ndarray, n_people: int) -> pd.DataFrame:
+    """Per-person continuity from contacts given in time order.
+
+    Returns:
+        One row per person: ``n_contacts``, ``distinct_workers``, ``upc``, ``coc``, ``secon``
+        (the indices are NaN for people with fewer than 2 contacts).
+    """
+    persons = np.asarray(persons, dtype=np.int64)
+    workers = np.asarray(workers, dtype=np.int64)
+    order = np.argsort(persons, kind="stable")  # keeps time order within each person
+    p, w = persons[order], workers[order]
+    n = np.bincount(p, minlength=n_people).astype(float)
+    span = int(w.max()) + 1 if w.size else 1
+    pairs, count = np.unique(p * span + w, return_counts=True)
+    pair_person = pairs // span
+    largest = np.zeros(n_people)
+    np.maximum.at(largest, pair_person, count)
+    squares = np.bincount(pair_person, weights=count.astype(float) ** 2, minlength=n_people)
+    distinct = np.bincount(pair_person, minlength=n_people)
+    same = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
+    repeats = np.bincount(p[1:][same], minlength=n_people)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        enough = n >= 2
+        upc = np.where(enough, largest / n, np.nan)
+        coc = np.where(enough, (squares - n) / (n * (n - 1)), np.nan)
+        secon = np.where(enough, repeats / (n - 1), np.nan)
+    return pd.DataFrame(
+        {"n_contacts": n.astype(np.int64), "distinct_workers": distinct, "upc": upc, "coc": coc, "secon": secon}
+    )
+
+
+def measured(model: StaffingModel) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """The daily series and the contact log of the measured period (after warm-up)."""
+    start = model.cfg.warmup_days
+    daily = model.daily[start : model.day]
+    series = {name: daily[:, i] for i, name in enumerate(SERIES)}
+    log = model.contact_log()
+    return series, log[log["day"] >= start]
+
+
+def summarise(model: StaffingModel) -> dict[str, float | int | str]:
+    """One row of runs.csv: outcomes for people, continuity, workforce and costs of the measured period."""
+    cfg = model.cfg
+    series, log = measured(model)
+    days = series["crises"].size
+    years = days / 365
+    person_years = model.people.n * years
+    per100 = 100.0 / person_years if person_years else np.nan
+    total = {name: float(values.sum()) for name, values in series.items()}
+    mean = {name: float(values.mean()) if values.size else np.nan for name, values in series.items()}
+    cont = continuity(log["person"].to_numpy(), log["worker"].to_numpy(), model.people.n)
+    indexed = cont[cont["n_contacts"] >= 2]
+    post_fte = float(model.staff.post_fte.sum())
+    queued = log[log["kind"].isin([1, 2])]
+    row: dict[str, float | int | str] = {
+        "arm": model.arm,
+        "replicate": model.replicate,
+        "seed": cfg.seed,
+        "person_years": person_years,
+        "crises_per_100_person_years": total["crises"] * per100,
+        "admissions_per_100_person_years": total["admissions"] * per100,
+        "first_admissions_per_100_person_years": total["first_admissions"] * per100,
+        "readmission_share": total["readmissions"] / total["admissions"] if total["admissions"] else np.nan,
+        "bed_days_per_100_person_years": total["bed_days"] * per100,
+        "delayed_days_per_100_person_years": total["delayed_days"] * per100,
+        "breakdowns_per_100_person_years": total["breakdowns"] * per100,
+        "restrictive_placements_per_100_person_years": total["restrictive_placements"] * per100,
+        "upc": float(indexed["upc"].mean()) if len(indexed) else np.nan,
+        "coc": float(indexed["coc"].mean()) if len(indexed) else np.nan,
+        "secon": float(indexed["secon"].mean()) if len(indexed) else np.nan,
+        "n_people_indexed": len(indexed),
+        "distinct_workers_per_person_year": float(cont["distinct_workers"].sum()) / person_years,
+        "retellings_per_person_year": total["retellings"] / person_years,
+        "contacts_per_person_year": total["contacts"] / person_years,
+        "checkins_per_person_year": total["checkins"] / person_years,
+        "wait_days_mean": float(queued["wait"].mean()) if len(queued) else np.nan,
+        "reactive_wait_days_mean": float(queued.loc[queued["kind"] == 2, "wait"].mean()) if len(queued) else np.nan,
+        "turnover_per_year": total["leavers"] / mean["headcount"] / years if mean["headcount"] else np.nan,
+        "agency_turnover_per_year": (
+            total["agency_leavers"] / mean["agency_headcount"] / years if mean["agency_headcount"] else np.nan
+        ),
+        "vacancy_frac": mean["vacant_fte"] / post_fte,
+        "agency_frac": mean["fte_agency"] / post_fte,
+        "mean_caseload": mean["mean_caseload"] if model.system.has_named_workers else np.nan,
+        "people_per_sw_fte_in_post": model.people.n / mean["fte_sw"] if mean["fte_sw"] else np.nan,
+        "mean_stress": mean["mean_stress"],
+        "pending_mean": mean["pending"],
+        "hours_served_per_person_year": total["hours_served"] / person_years,
+    }
+    row.update(ledger(series, cfg.costs))
+    return row
+
+
+def monthly(model: StaffingModel) -> pd.DataFrame:
+    """Monthly team-level series of the measured period: sums of flows, means of stocks, rolling UPC."""
+    series, log = measured(model)
+    days = series["crises"].size
+    month = (np.arange(days) * MONTHS_PER_YEAR) // 365
+    n_months = int(month[-1]) + 1 if days else 0
+    counts = np.bincount(month, minlength=n_months).astype(float)
+    out: dict[str, np.ndarray] = {"month": np.arange(1, n_months + 1)}
+    for name, values in series.items():
+        summed = np.bincount(month, weights=values, minlength=n_months)
+        out[name] = summed / counts if name in STOCK_SERIES else summed
+    person_years = model.people.n * counts / 365
+    out["admissions_per_100_person_years"] = out["admissions"] * 100 / person_years
+    out["crises_per_100_person_years"] = out["crises"] * 100 / person_years
+    out["vacancy_frac"] = out["vacant_fte"] / model.staff.post_fte.sum()
+    out["upc_12m"] = rolling_upc(log, model.cfg.warmup_days, month, model.people.n)
+    frame = pd.DataFrame(out)
+    frame.insert(0, "replicate", model.replicate)
+    frame.insert(0, "arm", model.arm)
+    return frame
+
+
+def rolling_upc(log: pd.DataFrame, start: int, month_of_day: np.ndarray, n_people: int) -> np.ndarray:
+    """Mean UPC over the contacts of the 12 months up to each month (people with at least 2 such contacts)."""
+    n_months = int(month_of_day[-1]) + 1 if month_of_day.size else 0
+    result = np.full(n_months, np.nan)
+    if log.empty or n_months == 0:
+        return result
+    p = log["person"].to_numpy()
+    w = log["worker"].to_numpy()
+    m = month_of_day[log["day"].to_numpy() - start]
+    span = int(w.max()) + 1
+    pairs, inverse = np.unique(p * span + w, return_inverse=True)
+    counts = np.zeros((pairs.size, n_months), dtype=np.int32)
+    np.add.at(counts, (inverse, m), 1)
+    cum = np.cumsum(counts, axis=1)
+    window = cum.copy()
+    window[:, MONTHS_PER_YEAR:] -= cum[:, :-MONTHS_PER_YEAR]
+    owner = pairs // span
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    largest = np.maximum.reduceat(window, starts, axis=0)
+    total = np.add.reduceat(window, starts, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upc = np.where(total >= 2, largest / total, np.nan)
+    valid = total >= 2
+    has = valid.any(axis=0)
+    result[has] = np.nansum(upc[:, has], axis=0) / valid[:, has].sum(axis=0)
+    return result
+
