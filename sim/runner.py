@@ -53,8 +53,12 @@ def run_one(cfg: Config, arm: str, replicate: int) -> tuple[dict, pd.DataFrame]:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fork on Linux (workers inherit the imported modules, no second start-up); spawn elsewhere."""
-    return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    """A fork server that has imported the model once, so workers start fast without forking a threaded parent."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sim.runner"])
+    return context
 
 
 def run_experiment(cfg: Config, jobs: int | None = None, progress: bool = True) -> Results:

@@ -1,0 +1,103 @@
+"""The ``nwsim`` command end to end in a temporary folder, and bad input failing cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+QUICK = ["replicates=2", "horizon_years=1", "warmup_years=0.25", "team.people=120", "jobs=2"]
+RUNS_COLUMNS = {"arm", "replicate", "seed", "person_years", "crises_per_100_person_years",
+                "admissions_per_100_person_years", "bed_days_per_100_person_years", "upc", "coc", "secon",
+                "retellings_per_person_year", "turnover_per_year", "vacancy_frac", "cost_total_gbp"}  # fmt: skip
+COMPARISON_COLUMNS = {"metric", "duty_mean", "named_mean", "diff_mean", "diff_ci_low", "diff_ci_high"}
+
+
+def nwsim(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the console script's entry point in ``cwd`` as a user would."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, "-c", "from sim.cli import main; main()", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+
+
+def only_run_dir(root: Path) -> Path:
+    runs = [p for p in (root / "outputs").glob("*/*") if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_a_run_writes_the_tables_figures_and_a_console_table(tmp_path: Path) -> None:
+    result = nwsim(tmp_path, *QUICK)
+    assert result.returncode == 0, result.stderr
+    out = only_run_dir(tmp_path)
+    runs = pd.read_csv(out / "runs.csv")
+    assert RUNS_COLUMNS <= set(runs.columns)
+    assert sorted(zip(runs["arm"], runs["replicate"], strict=True)) == [("duty", 0), ("duty", 1), ("named", 0),
+                                                                       ("named", 1)]  # fmt: skip
+    pd.testing.assert_frame_equal(runs, pd.read_parquet(out / "runs.parquet"), check_dtype=False)
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert COMPARISON_COLUMNS <= set(comparison.columns)
+    assert set(RUNS_COLUMNS - {"arm", "replicate", "seed"}) <= set(comparison["metric"])
+    upc = comparison.set_index("metric").loc["upc"]
+    assert upc["diff_mean"] == pytest.approx(upc["named_mean"] - upc["duty_mean"])
+    series = pd.read_parquet(out / "timeseries.parquet")
+    assert {"arm", "replicate", "month", "admissions", "upc_12m"} <= set(series.columns)
+    assert series.groupby(["arm", "replicate"]).size().eq(12).all()
+    for name in ("admissions.png", "continuity_upc.png", "differences.png"):
+        assert (out / "figures" / name).stat().st_size > 10_000
+    assert "named - duty (95% CI)" in result.stdout and "upc" in result.stdout
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_one_arm_alone_writes_no_comparison(tmp_path: Path) -> None:
+    result = nwsim(tmp_path, *QUICK, "arms=[named]")
+    assert result.returncode == 0, result.stderr
+    out = only_run_dir(tmp_path)
+    assert set(pd.read_csv(out / "runs.csv")["arm"]) == {"named"}
+    assert not (out / "comparison.csv").exists()
+    assert not (out / "figures" / "differences.png").exists()
+
+
+def test_a_users_own_config_folder_is_searched(tmp_path: Path) -> None:
+    mine = tmp_path / "my_conf" / "team"
+    mine.mkdir(parents=True)
+    (mine / "my_team.yaml").write_text(
+        "people: 90\ncaseload_per_worker: 18\nadvanced_practitioners: 1\n"
+        "need_mix: {low: 0.3, moderate: 0.4, high: 0.3}\ncommunication_need_frac: 0.4\n"
+        "fluctuating_capacity_frac: 0.2\ninitial_risk_max: 0.3\n"
+    )
+    result = nwsim(tmp_path, "--config-dir", str(tmp_path / "my_conf"), "team=my_team", *QUICK[:3], "jobs=1")
+    assert result.returncode == 0, result.stderr
+    runs = pd.read_csv(only_run_dir(tmp_path) / "runs.csv")
+    assert runs["person_years"].iloc[0] == pytest.approx(90 * 1.0, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("team.people=-5", "team.people = -5"),
+        ("effects.named_retention=1.5", "effects.named_retention = 1.5"),
+        ("team.peeple=5", "team.peeple = '5': unknown key"),
+        ("arms=[duty,bogus]", "arms.1 = 'bogus'"),
+        ("workforce.turnover_per_year=lots", "workforce.turnover_per_year = 'lots'"),
+    ],
+)
+def test_bad_input_fails_plainly_and_writes_nothing(tmp_path: Path, override: str, named: str) -> None:
+    result = nwsim(tmp_path, override)
+    assert result.returncode == 2
+    assert named in result.stderr
+    assert "allowed" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "outputs").exists()
+    assert not (tmp_path / "multirun").exists()
+
+
+def test_every_bad_value_is_reported_in_one_go(tmp_path: Path) -> None:
+    result = nwsim(tmp_path, "team.people=-5", "effects.named_retention=1.5", "arms=[duty,bogus]")
+    assert result.returncode == 2
+    for key in ("team.people", "effects.named_retention", "arms.1"):
+        assert key in result.stderr
