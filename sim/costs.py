@@ -29,8 +29,11 @@ def daily_costs(series: dict[str, np.ndarray], costs: Costs) -> np.ndarray:
     """
     per_day = costs.paid_hours_per_fte_year / 365
     lines = {
-        "staff": (series["fte_sw"] * costs.social_worker_per_hour_gbp
-                  + series["fte_ap"] * costs.advanced_practitioner_per_hour_gbp) * per_day,
+        "staff": (
+            series["fte_sw"] * costs.social_worker_per_hour_gbp
+            + series["fte_ap"] * costs.advanced_practitioner_per_hour_gbp
+        )
+        * per_day,
         "agency_premium": series["fte_agency"] * costs.agency_premium_per_fte_year_gbp / 365,
         "recruitment": series["hires"] * costs.recruitment_per_hire_gbp,
         "inpatient": (series["bed_days"] - series["delayed_days"]) * costs.inpatient_per_day_gbp,
@@ -38,7 +41,7 @@ def daily_costs(series: dict[str, np.ndarray], costs: Costs) -> np.ndarray:
         "crisis_response": series["crises"] * costs.crisis_response_gbp,
         "emergency_placement": series["emergency_days"] * costs.residential_per_day_gbp,
         "restrictive_placement": series["restrictive_days"] * costs.residential_per_day_gbp,
-    }  # fmt: skip
+    }
     return np.column_stack([lines[name] for name in COST_LINES])
 
 
@@ -58,8 +61,9 @@ def ledger(series: dict[str, np.ndarray], costs: Costs) -> dict[str, float]:
     present = factors @ by_day
     out = {f"cost_{name}_gbp": float(value) for name, value in zip(COST_LINES, present, strict=True)}
     for payer in PAYERS:
-        out[f"cost_{payer}_gbp"] = float(sum(v for name, v in zip(COST_LINES, present, strict=True)
-                                             if costs.payer[name] == payer))  # fmt: skip
+        out[f"cost_{payer}_gbp"] = float(
+            sum(v for name, v in zip(COST_LINES, present, strict=True) if costs.payer[name] == payer)
+        )
     out["cost_total_gbp"] = float(present.sum())
     out["cost_total_undiscounted_gbp"] = float(by_day.sum())
     return out

@@ -19,8 +19,21 @@ if TYPE_CHECKING:
     from sim.model import StaffingModel
 
 #: Daily series that are stocks: their monthly value is the mean, not the sum.
-STOCK_SERIES = frozenset({"backlog", "pending", "headcount", "agency_headcount", "fte_sw", "fte_ap", "fte_agency",
-                          "vacant_fte", "absent", "mean_stress", "mean_caseload"})  # fmt: skip
+STOCK_SERIES = frozenset(
+    {
+        "backlog",
+        "pending",
+        "headcount",
+        "agency_headcount",
+        "fte_sw",
+        "fte_ap",
+        "fte_agency",
+        "vacant_fte",
+        "absent",
+        "mean_stress",
+        "mean_caseload",
+    }
+)
 MONTHS_PER_YEAR = 12
 
 
@@ -165,4 +178,3 @@ def rolling_upc(log: pd.DataFrame, start: int, month_of_day: np.ndarray, n_peopl
     has = valid.any(axis=0)
     result[has] = np.nansum(upc[:, has], axis=0) / valid[:, has].sum(axis=0)
     return result
-

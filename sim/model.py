@@ -17,8 +17,8 @@ from scipy.special import gammaincinv, ndtri
 from sim.agents import Person, Worker
 from sim.params import Config
 from sim.population import (
-    AGENCY,
     ADVANCED_PRACTITIONER,
+    AGENCY,
     CHECKIN,
     COMMUNITY,
     CRISIS,
@@ -39,16 +39,50 @@ DAYS_PER_YEAR = 365
 
 #: Daily team-level series recorded by every run (flows are counts that day, stocks are end-of-day values).
 SERIES = (
-    "crises", "admissions", "first_admissions", "readmissions", "discharges", "breakdowns",
-    "restrictive_placements", "assessments", "wrong_findings",
-    "bed_days", "delayed_days", "emergency_days", "restrictive_days",
-    "contacts", "reactive_contacts", "reviews", "checkins", "crisis_contacts", "retellings",
-    "hours_served", "wait_days", "waited_contacts", "backlog", "pending",
-    "headcount", "agency_headcount", "fte_sw", "fte_ap", "fte_agency", "vacant_fte", "absent",
-    "leavers", "agency_leavers", "hires", "mean_stress", "mean_caseload",
-)  # fmt: skip
+    "crises",
+    "admissions",
+    "first_admissions",
+    "readmissions",
+    "discharges",
+    "breakdowns",
+    "restrictive_placements",
+    "assessments",
+    "wrong_findings",
+    "bed_days",
+    "delayed_days",
+    "emergency_days",
+    "restrictive_days",
+    "contacts",
+    "reactive_contacts",
+    "reviews",
+    "checkins",
+    "crisis_contacts",
+    "retellings",
+    "hours_served",
+    "wait_days",
+    "waited_contacts",
+    "backlog",
+    "pending",
+    "headcount",
+    "agency_headcount",
+    "fte_sw",
+    "fte_ap",
+    "fte_agency",
+    "vacant_fte",
+    "absent",
+    "leavers",
+    "agency_leavers",
+    "hires",
+    "mean_stress",
+    "mean_caseload",
+)
 S = {name: i for i, name in enumerate(SERIES)}
-_KIND_SERIES = {REVIEW: S["reviews"], REACTIVE: S["reactive_contacts"], CHECKIN: S["checkins"], CRISIS: S["crisis_contacts"]}
+_KIND_SERIES = {
+    REVIEW: S["reviews"],
+    REACTIVE: S["reactive_contacts"],
+    CHECKIN: S["checkins"],
+    CRISIS: S["crisis_contacts"],
+}
 
 LOG_COLUMNS = ("person", "worker", "day", "kind", "hours", "wait", "familiarity")
 
@@ -96,8 +130,9 @@ class StaffingModel(mesa.Model):
         self.stress_alpha = -math.expm1(-1 / w.stress_smoothing_days)
         retention = 1 - e.named_retention if SYSTEMS[arm].has_named_workers else 1.0
         # Leaving rate by worker role (social worker, advanced practitioner, agency), per year.
-        self.leave_rate = np.array([w.turnover_per_year * retention, w.turnover_per_year * retention,
-                                    w.agency_turnover_per_year])  # fmt: skip
+        self.leave_rate = np.array(
+            [w.turnover_per_year * retention, w.turnover_per_year * retention, w.agency_turnover_per_year]
+        )
         self.active = people.setting != INPATIENT  # people who live outside hospital today
 
         # Common random numbers: by (person or post, day) or by (person or post, k-th event).
@@ -217,8 +252,9 @@ class StaffingModel(mesa.Model):
         readmit = t < people.readmit_until[persons]
         k = people.n_crises[persons]
         people.n_crises[persons] += 1
-        p_admit = np.minimum(1.0, cfg.crisis.p_admission * escalation
-                             * np.where(readmit, cfg.hospital.readmission_multiplier, 1.0))  # fmt: skip
+        p_admit = np.minimum(
+            1.0, cfg.crisis.p_admission * escalation * np.where(readmit, cfg.hospital.readmission_multiplier, 1.0)
+        )
         admit = self._u_admit.take(persons, k) < p_admit
         breakdown = ~admit & (self._u_breakdown.take(persons, k) < np.minimum(1.0, cfg.crisis.p_breakdown * escalation))
         if met.any():
@@ -501,8 +537,9 @@ class StaffingModel(mesa.Model):
             spent = np.bincount(w[fits], weights=hrs[fits], minlength=st.n)
             st.hours_left[: st.n] -= spent
             st.demand[: st.n] += spent
-            self._served_today.append((persons[served], workers[served], kinds[served], hours[served], fam[served],
-                                       slot[served], has[served]))  # fmt: skip
+            self._served_today.append(
+                (persons[served], workers[served], kinds[served], hours[served], fam[served], slot[served], has[served])
+            )
         return served
 
     def flush(self, t: int) -> None:
@@ -528,8 +565,11 @@ class StaffingModel(mesa.Model):
         people, c = self.people, self.cfg.contacts
         queued = (kinds == REVIEW) | (kinds == REACTIVE)
         wait = np.where(queued, t - people.open_since[persons], 0)
-        quality = np.clip(c.quality_base + self.cfg.effects.familiarity_quality_gain * fam
-                          - c.quality_wait_loss_per_day * wait, 0.0, 1.0)  # fmt: skip
+        quality = np.clip(
+            c.quality_base + self.cfg.effects.familiarity_quality_gain * fam - c.quality_wait_loss_per_day * wait,
+            0.0,
+            1.0,
+        )
         people.risk[persons] *= 1.0 - c.risk_reduction * quality
         self._learn(persons, workers, fam, slot, has, t)
         people.last_contact[persons] = t
@@ -567,8 +607,9 @@ class StaffingModel(mesa.Model):
         match = people.fam_worker[persons] == workers[:, None]
         has = match.any(axis=1)
         slot = match.argmax(axis=1)
-        level = people.fam_level[persons, slot] * np.exp((people.fam_day[persons, slot] - t)
-                                                         / self.cfg.contacts.familiarity_fade_days)  # fmt: skip
+        level = people.fam_level[persons, slot] * np.exp(
+            (people.fam_day[persons, slot] - t) / self.cfg.contacts.familiarity_fade_days
+        )
         return np.where(has, level, 0.0), slot, has
 
     def familiarity_now(self, persons: np.ndarray, workers: np.ndarray) -> np.ndarray:
@@ -580,8 +621,9 @@ class StaffingModel(mesa.Model):
         people = self.people
         if not self.system.has_named_workers:
             return np.zeros(persons.size)
-        level = people.named_fam_level[persons] * np.exp((people.named_fam_day[persons] - t)
-                                                         / self.cfg.contacts.familiarity_fade_days)  # fmt: skip
+        level = people.named_fam_level[persons] * np.exp(
+            (people.named_fam_day[persons] - t) / self.cfg.contacts.familiarity_fade_days
+        )
         return np.where(people.named_worker[persons] >= 0, level, 0.0)
 
     def _learn(
@@ -638,7 +680,10 @@ class StaffingModel(mesa.Model):
             if self._log:
                 cols = [np.concatenate(parts) for parts in zip(*self._log, strict=True)]
             else:
-                cols = [np.empty(0, dtype=dtype) for dtype in (np.int64, np.int64, np.int64, np.int8, float, np.int64, float)]
+                cols = [
+                    np.empty(0, dtype=dtype)
+                    for dtype in (np.int64, np.int64, np.int64, np.int8, float, np.int64, float)
+                ]
             self._log_frame = pd.DataFrame(dict(zip(LOG_COLUMNS, cols, strict=True)))
         return self._log_frame
 

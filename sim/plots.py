@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from sim.runner import Results, write_atomic  # noqa: E402
+from sim.runner import Results, write_atomic
 
 ARM_COLOURS = {"duty": "#d95f02", "named": "#1b9e77"}
 #: Metrics in the paired-difference chart, with plain labels.
@@ -38,8 +38,15 @@ def band_plot(timeseries: pd.DataFrame, column: str, ylabel: str, title: str, wi
             wide = wide.rolling(window, min_periods=1).mean()
         years = wide.index.to_numpy() / 12
         colour = ARM_COLOURS.get(str(arm))
-        ax.fill_between(years, wide.quantile(0.05, axis=1), wide.quantile(0.95, axis=1), color=colour, alpha=0.25,
-                        linewidth=0, label=f"{arm}: 5-95% of replicates")  # fmt: skip
+        ax.fill_between(
+            years,
+            wide.quantile(0.05, axis=1),
+            wide.quantile(0.95, axis=1),
+            color=colour,
+            alpha=0.25,
+            linewidth=0,
+            label=f"{arm}: 5-95% of replicates",
+        )
         ax.plot(years, wide.median(axis=1), color=colour, label=f"{arm}: median")
     ax.set_xlabel("years after warm-up")
     ax.set_ylabel(ylabel)
@@ -87,13 +94,25 @@ def save_figures(results: Results, out_dir: Path) -> list[Path]:
     folder = Path(out_dir) / "figures"
     ts = results.timeseries
     written = [
-        save_figure(band_plot(ts, "admissions_per_100_person_years", "admissions per 100 person-years (annualised)",
-                              "Monthly admissions (3-month moving average)", window=3), folder / "admissions.png"),
-        save_figure(band_plot(ts, "upc_12m", "UPC over the past 12 months",
-                              "Continuity of care (usual provider continuity)"), folder / "continuity_upc.png"),
-        save_figure(band_plot(ts, "vacancy_frac", "share of post FTE without a permanent holder",
-                              "Vacancies"), folder / "vacancies.png"),
-    ]  # fmt: skip
+        save_figure(
+            band_plot(
+                ts,
+                "admissions_per_100_person_years",
+                "admissions per 100 person-years (annualised)",
+                "Monthly admissions (3-month moving average)",
+                window=3,
+            ),
+            folder / "admissions.png",
+        ),
+        save_figure(
+            band_plot(ts, "upc_12m", "UPC over the past 12 months", "Continuity of care (usual provider continuity)"),
+            folder / "continuity_upc.png",
+        ),
+        save_figure(
+            band_plot(ts, "vacancy_frac", "share of post FTE without a permanent holder", "Vacancies"),
+            folder / "vacancies.png",
+        ),
+    ]
     if results.comparison is not None:
         written.append(save_figure(difference_plot(results.comparison), folder / "differences.png"))
     return written

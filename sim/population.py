@@ -126,8 +126,19 @@ class Staff:
         self.debt = np.zeros(cap)  # hours over-run carried to the next day
         self.demand = np.zeros(cap)  # hours of work arriving for the worker today
 
-    _ROW_ARRAYS = ("post", "role", "fte", "start_day", "end_day", "absent_until", "stress", "caseload",
-                   "hours_left", "debt", "demand")  # fmt: skip
+    _ROW_ARRAYS = (
+        "post",
+        "role",
+        "fte",
+        "start_day",
+        "end_day",
+        "absent_until",
+        "stress",
+        "caseload",
+        "hours_left",
+        "debt",
+        "demand",
+    )
 
     def add_worker(self, post: int, role: int, day: int) -> int:
         """Start a new worker in ``post`` and return their row."""

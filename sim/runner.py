@@ -106,15 +106,17 @@ def compare(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         if n >= 2:
             sd = float(diff[ok].std(ddof=1))
             half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
-        out.append({
-            "metric": metric,
-            "duty_mean": float(np.nanmean(duty)) if (~np.isnan(duty)).any() else np.nan,
-            "named_mean": float(np.nanmean(named)) if (~np.isnan(named)).any() else np.nan,
-            "diff_mean": mean,
-            "diff_ci_low": mean - half,
-            "diff_ci_high": mean + half,
-            "n_pairs": n,
-        })  # fmt: skip
+        out.append(
+            {
+                "metric": metric,
+                "duty_mean": float(np.nanmean(duty)) if (~np.isnan(duty)).any() else np.nan,
+                "named_mean": float(np.nanmean(named)) if (~np.isnan(named)).any() else np.nan,
+                "diff_mean": mean,
+                "diff_ci_low": mean - half,
+                "diff_ci_high": mean + half,
+                "n_pairs": n,
+            }
+        )
     return pd.DataFrame(out)
 
 

@@ -104,7 +104,9 @@ class DutySystem(StaffingSystem):
         queue = model.open_queue()
         if queue.size == 0:
             return
-        desk = np.concatenate([self._rota_today(self.cfg.duty.workers_per_day, t), self._present_holders(self.ap_posts, t)])
+        desk = np.concatenate(
+            [self._rota_today(self.cfg.duty.workers_per_day, t), self._present_holders(self.ap_posts, t)]
+        )
         everyone = model.staff.present(t)
         others = np.setdiff1d(everyone, desk, assume_unique=True)
         reactive = model.people.open_kind[queue] == REACTIVE
@@ -117,7 +119,9 @@ class DutySystem(StaffingSystem):
 
     def crisis_responders(self, persons: np.ndarray, t: int) -> np.ndarray:
         """The desk worker with the most hours left meets each crisis (anyone present if the desk is empty)."""
-        pool = np.concatenate([self._rota_today(self.cfg.duty.workers_per_day, t), self._present_holders(self.ap_posts, t)])
+        pool = np.concatenate(
+            [self._rota_today(self.cfg.duty.workers_per_day, t), self._present_holders(self.ap_posts, t)]
+        )
         if pool.size == 0:
             pool = self.model.staff.present(t)
         return _most_hours(self.model, pool, persons.size)
@@ -211,8 +215,10 @@ class NamedWorkerSystem(StaffingSystem):
                 no_own = own < 0
                 no_own[~no_own] = staff.absent_until[own[~no_own]] > t
                 reactive = people.open_kind[queue] == REACTIVE
-                to_cover = queue[(no_own & (reactive | (waited >= self.cfg.named.max_wait_days)))
-                                 | (reactive & (waited >= self.cfg.named.max_wait_days))]  # fmt: skip
+                to_cover = queue[
+                    (no_own & (reactive | (waited >= self.cfg.named.max_wait_days)))
+                    | (reactive & (waited >= self.cfg.named.max_wait_days))
+                ]
                 if to_cover.size:
                     self._share_out(to_cover, self._cover_pool(t), t)
         if self.checkins:
@@ -281,4 +287,3 @@ def _most_hours(model: StaffingModel, pool: np.ndarray, n: int) -> np.ndarray:
 
 
 SYSTEMS: dict[str, type[StaffingSystem]] = {cls.name: cls for cls in (DutySystem, NamedWorkerSystem)}
-

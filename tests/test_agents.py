@@ -35,8 +35,9 @@ def test_agents_are_views_onto_the_arrays() -> None:
 
 
 def test_leavers_are_removed_from_the_model() -> None:
-    model = StaffingModel(make_config("team.people=150", "horizon_years=2", "warmup_years=0",
-                                      "workforce.turnover_per_year=3"), "duty", 0).run()  # fmt: skip
+    model = StaffingModel(
+        make_config("team.people=150", "horizon_years=2", "warmup_years=0", "workforce.turnover_per_year=3"), "duty", 0
+    ).run()
     rows_in_post = set(model.staff.holder[model.staff.holder >= 0].tolist())
     assert {w.row for w in model.agents_by_type[Worker]} == rows_in_post
     assert model.series()["leavers"].sum() > 5

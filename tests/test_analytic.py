@@ -14,20 +14,36 @@ from tests.conftest import make_config
 
 NO_EFFECTS = tuple(
     f"effects.{key}=0"
-    for key in ("retell_extra_frac", "familiarity_quality_gain", "call_confidence_gain", "advocacy_admission_reduction",
-                "discharge_coordination_reduction", "assessment_error_reduction", "named_retention",
-                "prevention_admission_reduction")
-)  # fmt: skip
+    for key in (
+        "retell_extra_frac",
+        "familiarity_quality_gain",
+        "call_confidence_gain",
+        "advocacy_admission_reduction",
+        "discharge_coordination_reduction",
+        "assessment_error_reduction",
+        "named_retention",
+        "prevention_admission_reduction",
+    )
+)
 NOBODY_LEAVES_THE_COMMUNITY = (
-    "crisis.p_admission=0", "crisis.p_breakdown=0", "assessment.p_error=0", "hospital.initial_admission_hazard_per_year=0",
-)  # fmt: skip
+    "crisis.p_admission=0",
+    "crisis.p_breakdown=0",
+    "assessment.p_error=0",
+    "hospital.initial_admission_hazard_per_year=0",
+)
 
 
 @pytest.mark.slow
 def test_measured_turnover_equals_the_hazard() -> None:
     rate = 0.3
-    cfg = make_config("team.people=3000", "horizon_years=10", "warmup_years=0", "workforce.stress_turnover_gain=0",
-                      f"workforce.turnover_per_year={rate}", *NO_EFFECTS)  # fmt: skip
+    cfg = make_config(
+        "team.people=3000",
+        "horizon_years=10",
+        "warmup_years=0",
+        "workforce.stress_turnover_gain=0",
+        f"workforce.turnover_per_year={rate}",
+        *NO_EFFECTS,
+    )
     model = StaffingModel(cfg, "duty", 0).run()
     series = model.series()
     worker_years = series["headcount"].sum() / 365
@@ -39,11 +55,21 @@ def test_measured_turnover_equals_the_hazard() -> None:
 
 def test_crisis_rate_equals_the_configured_rate_at_fixed_risk() -> None:
     base, per_risk = 0.4, 0.6
-    cfg = make_config("team.people=1000", "horizon_years=4", "warmup_years=0", "team.initial_risk_max=0.5",
-                      "life.risk_drift_per_year.low=0", "life.risk_drift_per_year.moderate=0",
-                      "life.risk_drift_per_year.high=0", "life.events_per_year=0", "contacts.risk_reduction=0",
-                      "crisis.risk_after_frac=1", f"crisis.base_per_year={base}", f"crisis.risk_per_year={per_risk}",
-                      *NOBODY_LEAVES_THE_COMMUNITY)  # fmt: skip
+    cfg = make_config(
+        "team.people=1000",
+        "horizon_years=4",
+        "warmup_years=0",
+        "team.initial_risk_max=0.5",
+        "life.risk_drift_per_year.low=0",
+        "life.risk_drift_per_year.moderate=0",
+        "life.risk_drift_per_year.high=0",
+        "life.events_per_year=0",
+        "contacts.risk_reduction=0",
+        "crisis.risk_after_frac=1",
+        f"crisis.base_per_year={base}",
+        f"crisis.risk_per_year={per_risk}",
+        *NOBODY_LEAVES_THE_COMMUNITY,
+    )
     model = StaffingModel(cfg, "duty", 0)
     risk = model.people.risk.copy()
     model.run()
@@ -55,8 +81,15 @@ def test_crisis_rate_equals_the_configured_rate_at_fixed_risk() -> None:
 
 def test_stays_follow_the_configured_log_normal() -> None:
     mean, sigma = 400.0, 0.8
-    cfg = make_config("team.people=2000", "horizon_years=2", "warmup_years=0", "crisis.base_per_year=3",
-                      "crisis.p_admission=1", f"hospital.stay_mean_days={mean}", f"hospital.stay_sigma={sigma}")  # fmt: skip
+    cfg = make_config(
+        "team.people=2000",
+        "horizon_years=2",
+        "warmup_years=0",
+        "crisis.base_per_year=3",
+        "crisis.p_admission=1",
+        f"hospital.stay_mean_days={mean}",
+        f"hospital.stay_sigma={sigma}",
+    )
     model = StaffingModel(cfg, "duty", 0).run()
     stays = np.concatenate(model.stays).astype(float)
     assert stays.size > 1000
@@ -68,8 +101,15 @@ def test_stays_follow_the_configured_log_normal() -> None:
 
 
 def test_named_workers_give_perfect_continuity_without_turnover_absence_or_pressure() -> None:
-    cfg = make_config("team.people=300", "horizon_years=2", "warmup_years=0", "workforce.turnover_per_year=0",
-                      "workforce.absence_frac=0", "workforce.casework_hours_per_day=24", "arms=[named]")  # fmt: skip
+    cfg = make_config(
+        "team.people=300",
+        "horizon_years=2",
+        "warmup_years=0",
+        "workforce.turnover_per_year=0",
+        "workforce.absence_frac=0",
+        "workforce.casework_hours_per_day=24",
+        "arms=[named]",
+    )
     model = StaffingModel(cfg, "named", 0).run()
     log = model.contact_log()
     table = continuity(log["person"].to_numpy(), log["worker"].to_numpy(), model.people.n)
@@ -81,10 +121,20 @@ def test_named_workers_give_perfect_continuity_without_turnover_absence_or_press
 
 def test_duty_distinct_workers_match_uniform_assignment_over_the_rota() -> None:
     workers = 5
-    cfg = make_config("team.people=500", f"team.caseload_per_worker={500 / workers}", "team.advanced_practitioners=0",
-                      f"duty.workers_per_day={workers}", "horizon_years=3", "warmup_years=0",
-                      "workforce.turnover_per_year=0", "workforce.absence_frac=0", "workforce.casework_hours_per_day=24",
-                      "crisis.base_per_year=0", "crisis.risk_per_year=0", "arms=[duty]")  # fmt: skip
+    cfg = make_config(
+        "team.people=500",
+        f"team.caseload_per_worker={500 / workers}",
+        "team.advanced_practitioners=0",
+        f"duty.workers_per_day={workers}",
+        "horizon_years=3",
+        "warmup_years=0",
+        "workforce.turnover_per_year=0",
+        "workforce.absence_frac=0",
+        "workforce.casework_hours_per_day=24",
+        "crisis.base_per_year=0",
+        "crisis.risk_per_year=0",
+        "arms=[duty]",
+    )
     model = StaffingModel(cfg, "duty", 0).run()
     log = model.contact_log()
     table = continuity(log["person"].to_numpy(), log["worker"].to_numpy(), model.people.n)
@@ -97,6 +147,10 @@ def test_duty_distinct_workers_match_uniform_assignment_over_the_rota() -> None:
         p1, p2 = (1 - 1 / workers) ** n, (1 - 2 / workers) ** n
         var = workers * p1 * (1 - p1) + workers * (workers - 1) * (p2 - p1**2)
         se = math.sqrt(var / len(group))
-        assert abs(group["distinct_workers"].mean() - expected) < 4 * se, (n, group["distinct_workers"].mean(), expected)
+        assert abs(group["distinct_workers"].mean() - expected) < 4 * se, (
+            n,
+            group["distinct_workers"].mean(),
+            expected,
+        )
         checked += 1
     assert checked >= 4

@@ -10,8 +10,11 @@ from sim.runner import run_experiment
 from tests.conftest import SMALL, make_config
 
 EVERYONE_STAYS_HOME = (
-    "crisis.p_admission=0", "crisis.p_breakdown=0", "assessment.p_error=0", "hospital.initial_admission_hazard_per_year=0",
-)  # fmt: skip
+    "crisis.p_admission=0",
+    "crisis.p_breakdown=0",
+    "assessment.p_error=0",
+    "hospital.initial_admission_hazard_per_year=0",
+)
 
 
 def test_same_seed_same_tables_other_seed_different() -> None:
@@ -46,8 +49,14 @@ def test_both_arms_see_the_same_life_events_and_crisis_draws() -> None:
 def test_with_risk_free_crises_both_arms_have_crises_on_the_same_days_for_the_same_people() -> None:
     # Crisis hazard independent of risk and everyone at home: the paired draws must give identical crises,
     # although the arms differ in everything else (contacts, workers, check-ins).
-    cfg = make_config("team.people=300", "horizon_years=2", "warmup_years=0", "crisis.risk_per_year=0",
-                      "crisis.base_per_year=0.5", *EVERYONE_STAYS_HOME)  # fmt: skip
+    cfg = make_config(
+        "team.people=300",
+        "horizon_years=2",
+        "warmup_years=0",
+        "crisis.risk_per_year=0",
+        "crisis.base_per_year=0.5",
+        *EVERYONE_STAYS_HOME,
+    )
     duty, named = StaffingModel(cfg, "duty", 1).run(), StaffingModel(cfg, "named", 1).run()
     assert duty.series()["crises"].sum() > 100
     assert np.array_equal(duty.series()["crises"], named.series()["crises"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from sim.runner import run_experiment
@@ -10,20 +12,28 @@ from tests.conftest import make_config
 TEAM = ("team.people=300", "horizon_years=3", "warmup_years=1", "replicates=3")
 ALL_EFFECTS_OFF = tuple(
     f"effects.{key}=0"
-    for key in ("retell_extra_frac", "familiarity_quality_gain", "call_confidence_gain", "advocacy_admission_reduction",
-                "discharge_coordination_reduction", "assessment_error_reduction", "named_retention",
-                "prevention_admission_reduction")
-)  # fmt: skip
+    for key in (
+        "retell_extra_frac",
+        "familiarity_quality_gain",
+        "call_confidence_gain",
+        "advocacy_admission_reduction",
+        "discharge_coordination_reduction",
+        "assessment_error_reduction",
+        "named_retention",
+        "prevention_admission_reduction",
+    )
+)
 
 
 @pytest.mark.slow
 def test_more_turnover_never_raises_mean_continuity() -> None:
     upc = []
     for rate in (0.0, 0.15, 0.5, 1.5):
-        runs = run_experiment(make_config(*TEAM, "arms=[named]", f"workforce.turnover_per_year={rate}"),
-                              progress=False).runs  # fmt: skip
+        runs = run_experiment(
+            make_config(*TEAM, "arms=[named]", f"workforce.turnover_per_year={rate}"), progress=False
+        ).runs
         upc.append(runs["upc"].mean())
-    assert all(later <= earlier for earlier, later in zip(upc, upc[1:], strict=False)), upc
+    assert all(later <= earlier for earlier, later in itertools.pairwise(upc)), upc
     assert upc[-1] < upc[0] - 0.05, upc
 
 

@@ -39,10 +39,8 @@ def test_every_default_has_a_commented_unit_and_source() -> None:
                 continue
             if path.name == "config.yaml" and line.startswith(" "):
                 continue  # Hydra's own settings
-            if re.match(r"^\s+\w+:\s*\S", line) and path.name != "config.yaml":
-                parent_comment = True  # nested by-need values share their parent's comment
-            else:
-                parent_comment = False
+            # Nested by-need values share their parent's comment.
+            parent_comment = bool(re.match(r"^\s+\w+:\s*\S", line)) and path.name != "config.yaml"
             assert "#" in line or parent_comment, f"{path.name}: no unit/source comment on: {line}"
 
 

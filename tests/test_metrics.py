@@ -18,7 +18,8 @@ def test_continuity_of_a_worked_example() -> None:
     workers = np.array([0, 0, 0, 1, 1, 1, 2, 0])
     table = continuity(persons, workers, 3)
     first = table.loc[0]
-    assert first.n_contacts == 4 and first.distinct_workers == 2
+    assert first.n_contacts == 4
+    assert first.distinct_workers == 2
     assert first.upc == pytest.approx(3 / 4)
     assert first.coc == pytest.approx((3**2 + 1**2 - 4) / (4 * 3))
     assert first.secon == pytest.approx(1 / 3)  # pairs AA, AB, BA: one the same

@@ -21,9 +21,12 @@ def test_every_bad_value_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as err:
         make_config("team.people=-5", "effects.named_retention=1.5", "arms=[duty,bogus]", "jobs=0")
     text = str(err.value)
-    assert "team.people = -5" in text and "greater than or equal to 1" in text
-    assert "effects.named_retention = 1.5" in text and "less than or equal to 1" in text
-    assert "arms.1 = 'bogus'" in text and "'duty' or 'named'" in text
+    assert "team.people = -5" in text
+    assert "greater than or equal to 1" in text
+    assert "effects.named_retention = 1.5" in text
+    assert "less than or equal to 1" in text
+    assert "arms.1 = 'bogus'" in text
+    assert "'duty' or 'named'" in text
     assert "jobs = 0" in text
 
 
@@ -51,10 +54,11 @@ def test_an_arm_may_run_alone_but_not_twice() -> None:
 
 
 def test_wrong_type_is_reported() -> None:
-    with pytest.raises(ConfigError, match="workforce.turnover_per_year = 'lots'"):
+    with pytest.raises(ConfigError, match=r"workforce\.turnover_per_year = 'lots'"):
         make_config("workforce.turnover_per_year=lots")
 
 
 def test_example_experiment_composes() -> None:
     cfg = make_config("experiment=quick")
-    assert cfg.team.people == 300 and cfg.horizon_years == 3
+    assert cfg.team.people == 300
+    assert cfg.horizon_years == 3
