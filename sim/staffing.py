@@ -108,12 +108,24 @@ class DutySystem(StaffingSystem):
             [self._rota_today(self.cfg.duty.workers_per_day, t), self._present_holders(self.ap_posts, t)]
         )
         everyone = model.staff.present(t)
-        others = np.setdiff1d(everyone, desk, assume_unique=True)
+        on_desk = np.zeros(model.staff.n, dtype=bool)
+        on_desk[desk] = True
+        others = everyone[~on_desk[everyone]]
         reactive = model.people.open_kind[queue] == REACTIVE
-        left_reactive = self._share_out(queue[reactive], desk, t)
-        left_review = self._share_out(queue[~reactive], others if others.size else desk, t)
-        # Second pass: anyone with hours left takes what the first pass could not, urgent first.
-        leftovers = np.concatenate([left_reactive, left_review])
+        # First pass, one offer for both queues: reactive contacts round the desk, reviews round the others.
+        offset = self._offset(t)
+        persons, workers = [], []
+        for part, pool in ((queue[reactive], desk), (queue[~reactive], others if others.size else desk)):
+            pool = pool[model.staff.hours_left[pool] > 0]
+            if part.size and pool.size:
+                persons.append(part)
+                workers.append(pool[(np.arange(part.size) + offset) % pool.size])
+        leftovers = queue
+        if persons:
+            offered = np.concatenate(persons)
+            served = model.offer(offered, np.concatenate(workers), t)
+            leftovers = queue[~np.isin(queue, offered[served], assume_unique=True)] if served.any() else queue
+        # Second pass: anyone with hours left takes what the first could not, urgent first.
         if leftovers.size:
             self._share_out(leftovers, everyone, t)
 
@@ -221,8 +233,7 @@ class NamedWorkerSystem(StaffingSystem):
                 ]
                 if to_cover.size:
                     self._share_out(to_cover, self._cover_pool(t), t)
-        if self.checkins:
-            model.flush(t)
+        if self.checkins:  # before the day's contacts are carried out: people served today still show as open
             self._check_in(t)
 
     def _cover_pool(self, t: int) -> np.ndarray:
