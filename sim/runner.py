@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -53,12 +54,25 @@ def run_one(cfg: Config, arm: str, replicate: int) -> tuple[dict, pd.DataFrame]:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """A fork server that has imported the model once, so workers start fast without forking a threaded parent."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sim.runner"])
-    return context
+    """Fork where the parent is single-threaded (workers share its imported modules); else a preloaded fork server.
+
+    ``sim/__init__.py`` keeps numerical libraries single-threaded, so the parent normally has one thread.
+    """
+    if sys.platform == "linux" and threading.active_count() == 1 and _os_threads() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sim.runner"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _os_threads() -> int:
+    """Threads of this process as the OS sees them (native pools included); 0 where unknown."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
 
 def run_experiment(cfg: Config, jobs: int | None = None, progress: bool = True) -> Results:
