@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from sim.params import Config, ConfigError, section_keys, validate
@@ -20,6 +23,26 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 #: Keys of the composed config that belong to Hydra's composition, not to the model.
 NON_MODEL_KEYS = ("hydra", "experiment")
 EXIT_BAD_CONFIG = 2
+#: Launchers that already run several jobs at once: each job then simulates in one process.
+PARALLEL_LAUNCHERS = ("JoblibLauncher", "RayLauncher", "RayAWSLauncher", "LocalLauncher")
+#: Folder the command was started in. Output folders in conf/config.yaml hang from it, so results land
+#: in the same place whatever working directory a launcher gives its workers (Ray, SLURM).
+LAUNCH_DIR_VARIABLE = "NWSIM_LAUNCH_DIR"
+
+
+def _launch_dir() -> str:
+    return os.environ.setdefault(LAUNCH_DIR_VARIABLE, os.getcwd())
+
+
+def _swept_dirname(task_overrides: list[str], sweeper_params: dict | None) -> str:
+    """A job folder name from the overrides the sweeper varies (all task overrides when it varies none)."""
+    swept = set(sweeper_params or {})
+    chosen = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") in swept] or list(task_overrides)
+    return ",".join(chosen).replace("/", "_") or "default"
+
+
+OmegaConf.register_new_resolver("nwsim.launch_dir", _launch_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("nwsim.swept_dirname", _swept_dirname, replace=True)
 
 
 def model_dict(cfg: DictConfig) -> dict[str, Any]:
@@ -75,18 +98,44 @@ def unknown_override_keys(args: list[str]) -> list[str]:
     return problems
 
 
+def pool_size(config: Config) -> int:
+    """Processes for one job: ``jobs`` if set; else 1 under a launcher that runs jobs side by side; else all cores."""
+    if config.jobs:
+        return config.jobs
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    if hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN:
+        launcher = str(hydra_cfg.launcher.get("_target_", ""))
+        if launcher.rsplit(".", 1)[-1] in PARALLEL_LAUNCHERS:
+            return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _run(cfg: DictConfig) -> None:
     from sim.plots import save_figures  # imported here so a bad config fails fast
-    from sim.runner import console_table, run_experiment, save_results
+    from sim.runner import console_table, run_experiment, run_teams, save_results
+    from sim.sweep import job_done, job_key, mark_done
 
+    started = time.perf_counter()
     config = _exit_on_bad_config(cfg)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    results = run_experiment(config)
-    save_results(results, out_dir)
-    save_figures(results, out_dir)
+    key = job_key(model_dict(cfg))
+    if config.resume and job_done(out_dir, key):
+        print(f"Already done with the same config and code, skipped: {out_dir}")
+        return
+    simulating = time.perf_counter()
+    if config.teams is not None:
+        results, written = run_teams(config, out_dir, jobs=pool_size(config))
+        simulated = time.perf_counter()
+    else:
+        results = run_experiment(config, jobs=pool_size(config))
+        simulated = time.perf_counter()
+        written = save_results(results, out_dir)
+        written += save_figures(results, out_dir)
     print(console_table(results))
     print(f"\nResults in {out_dir}")
+    now = time.perf_counter()
+    mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": simulated - simulating})
 
 
 def main() -> None:

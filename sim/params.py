@@ -6,6 +6,7 @@ only says what a value may be, so a bad run stops before any simulation with a p
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -221,6 +222,24 @@ class Costs(Section):
         return self
 
 
+class Teams(Section):
+    """Many independent teams of varied sizes run as one experiment (England scale)."""
+
+    count: int = Field(ge=1, le=100_000, description="Number of teams (count).")
+    total_people: int = Field(ge=1, le=100_000_000, description="People across all teams (count).")
+    size_sigma: float = Field(ge=0, le=3, description="Spread of team sizes: standard deviation of log size.")
+    min_people: int = Field(ge=1, le=1_000_000, description="Smallest team (count).")
+
+    @model_validator(mode="after")
+    def _enough_people(self) -> Teams:
+        if self.count * self.min_people > self.total_people:
+            raise ValueError(
+                f"{self.count} teams of at least {self.min_people} need {self.count * self.min_people} people "
+                f"(total_people is {self.total_people})"
+            )
+        return self
+
+
 class Config(Section):
     """A whole run: the experiment settings and every model section."""
 
@@ -230,6 +249,8 @@ class Config(Section):
     horizon_years: float = Field(gt=0, le=200, description="Measured years after warm-up.")
     warmup_years: float = Field(ge=0, le=200, description="Years simulated before anything is measured.")
     arms: list[Arm] = Field(min_length=1, description="Staffing systems to run: duty, named, or both.")
+    resume: bool = Field(description="Skip a job whose folder already holds results of the same config and code.")
+    teams: Teams | None = Field(description="Many teams of varied sizes (null: the one team of `team`).")
     team: Team
     workforce: Workforce
     named: Named
@@ -270,9 +291,11 @@ def section_keys(path: tuple[str | int, ...]) -> list[str] | None:
     for part in path:
         field = model.model_fields.get(str(part))
         annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        options = [annotation, *typing.get_args(annotation)]  # a section may be optional (X | None)
+        sections = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not sections:
             return None
-        model = annotation
+        model = sections[0]
     return list(model.model_fields)
 
 

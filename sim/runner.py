@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from sim.metrics import monthly, summarise
 from sim.model import StaffingModel
-from sim.params import Config
+from sim.params import Config, Teams
+from sim.streams import Streams
 
 #: runs.csv columns that identify a run rather than measure it.
 ID_COLUMNS = ("arm", "replicate", "seed")
@@ -134,6 +135,15 @@ def compare(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write a file through ``write(temporary_path)`` and rename it into place, so no reader sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +151,7 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -174,7 +185,8 @@ def console_table(results: Results) -> str:
     for metric, r in table.iterrows():
         ci = f"{_fmt(r.diff_mean)} ({_fmt(r.diff_ci_low)} to {_fmt(r.diff_ci_high)})"
         lines.append(f"{metric:<34}{_fmt(r.duty_mean):>14}{_fmt(r.named_mean):>14}{ci:>40}")
-    lines.append(f"{results.comparison['n_pairs'].max()} paired replicates; costs are present values in GBP.")
+    units = "teams (weighted by person-years)" if "team" in results.runs else "paired replicates"
+    lines.append(f"{results.comparison['n_pairs'].max()} {units}; costs are present values in GBP.")
     return "\n".join(lines)
 
 
@@ -182,3 +194,165 @@ def _fmt(value: float) -> str:
     if value is None or np.isnan(value):
         return "n/a"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3f}"
+
+
+# Many teams (England scale) -------------------------------------------------------------------
+
+
+def _adds_up(metric: str) -> bool:
+    """Whether a metric adds up over teams (costs, counts); every other one is a person-year weighted mean."""
+    return metric.endswith("_gbp") or metric.startswith("n_") or metric == "person_years"
+
+
+def team_sizes(teams: Teams, seed: int) -> np.ndarray:
+    """Sizes of ``teams.count`` teams: log-normal spread, at least ``min_people``, adding up to ``total_people``."""
+    rng = Streams(seed, 0).generator("teams/sizes")
+    raw = np.exp(teams.size_sigma * rng.standard_normal(teams.count))
+    spare = teams.total_people - teams.count * teams.min_people
+    share = raw / raw.sum() * spare
+    sizes = teams.min_people + np.floor(share).astype(np.int64)
+    short = teams.total_people - int(sizes.sum())  # largest remainders get the people rounding left over
+    sizes[np.argsort(-(share - np.floor(share)), kind="stable")[:short]] += 1
+    return sizes
+
+
+def team_config(cfg: Config, index: int, people: int) -> Config:
+    """The config of team ``index``: its size, and a seed of its own (both arms of a team still share streams)."""
+    seed = int(np.random.SeedSequence([cfg.seed, index]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    return cfg.model_copy(update={"seed": seed, "team": cfg.team.model_copy(update={"people": int(people)})})
+
+
+def _run_team_task(cfg: Config, team: int, arm: str, replicate: int) -> tuple[dict, pd.DataFrame]:
+    row, month = run_one(cfg, arm, replicate)
+    row = {"team": team, "team_people": cfg.team.people, **row}
+    month.insert(0, "team", team)
+    return row, month
+
+
+def whole_of_teams(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Paired differences named - duty for all teams together, with teams as the independent units.
+
+    Each team's difference (mean over its replicates) is put per person-year; the whole is the
+    person-year weighted mean (totals for metrics that add up), and its interval comes from the
+    weighted spread between teams, so it includes real differences between teams as well as chance.
+    """
+    metrics = [c for c in runs.columns if c not in (*ID_COLUMNS, "team", "team_people")]
+    metrics = [c for c in metrics if pd.api.types.is_numeric_dtype(runs[c])]
+    by_team = runs.groupby(["team", "arm"])[metrics].mean().unstack("arm")
+    weight = by_team[("person_years", "duty")].to_numpy(dtype=float)
+    total = weight.sum()
+    out = []
+    for metric in metrics:
+        duty = by_team[(metric, "duty")].to_numpy(dtype=float)
+        named = by_team[(metric, "named")].to_numpy(dtype=float)
+        adds = _adds_up(metric)
+        scale = total if adds else 1.0
+        per = (lambda v: v / weight) if adds else (lambda v: v)
+        diff = per(named - duty)
+        ok = ~np.isnan(diff) & (weight > 0)
+        w = weight[ok]
+        mean = _weighted_mean(diff, weight)
+        half = np.nan
+        if ok.sum() >= 2:
+            spread = float(np.sum(w * (diff[ok] - mean) ** 2) / (ok.sum() - 1))
+            half = float(stats.t.ppf(0.5 + level / 2, ok.sum() - 1) * np.sqrt(spread / w.sum()))
+        out.append(
+            {
+                "metric": metric,
+                "duty_mean": float(np.nansum(duty)) if adds else _weighted_mean(duty, weight),
+                "named_mean": float(np.nansum(named)) if adds else _weighted_mean(named, weight),
+                "diff_mean": mean * scale,
+                "diff_ci_low": (mean - half) * scale,
+                "diff_ci_high": (mean + half) * scale,
+                "n_pairs": int(ok.sum()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = ~np.isnan(values) & (weights > 0)
+    return float(np.average(values[ok], weights=weights[ok])) if ok.any() else np.nan
+
+
+def run_teams(cfg: Config, out_dir: Path, jobs: int | None = None, progress: bool = True) -> tuple[Results, list[Path]]:
+    """Every team x arm x replicate of ``cfg.teams``, streamed: monthly series go to disk as teams finish.
+
+    Writes ``runs.csv``/``.parquet`` (one row per team, arm and replicate), ``teams.csv`` (the paired
+    comparison of each team), ``comparison.csv`` (all teams together, see ``whole_of_teams``) and
+    ``timeseries.parquet`` (monthly, per team). Only one row per run stays in memory.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert cfg.teams is not None
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sizes = team_sizes(cfg.teams, cfg.seed)
+    configs = [team_config(cfg, i, n) for i, n in enumerate(sizes)]
+    # Largest teams first, so the pool does not end waiting on one big team.
+    tasks = [
+        (i, arm, rep) for i in np.argsort(-sizes, kind="stable") for rep in range(cfg.replicates) for arm in cfg.arms
+    ]
+    n_jobs = max(1, min(jobs or cfg.jobs or os.cpu_count() or 1, len(tasks)))
+    rows: list[dict] = []
+    fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=".timeseries.parquet.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    writer: pq.ParquetWriter | None = None
+    bar = dict(total=len(tasks), desc=f"{sizes.size} teams, {len(tasks)} runs", unit="run", disable=not progress)
+    try:
+        with (
+            ProcessPoolExecutor(max_workers=n_jobs, mp_context=_pool_context()) as pool,
+            tqdm(file=sys.stderr, **bar) as pbar,
+        ):
+            futures = [pool.submit(_run_team_task, configs[i], int(i), arm, rep) for i, arm, rep in tasks]
+            for future in as_completed(futures):
+                row, month = future.result()
+                rows.append(row)
+                table = pa.Table.from_pandas(month, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                pbar.update()
+        if writer is not None:
+            writer.close()
+            writer = None
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, out_dir / "timeseries.parquet")
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    runs = pd.DataFrame(rows).sort_values(["team", "replicate", "arm"], kind="stable").reset_index(drop=True)
+    paired = {"duty", "named"} <= set(cfg.arms)
+    comparison = whole_of_teams(runs) if paired else None
+    results = Results(runs, pd.DataFrame(), comparison)
+    written = [out_dir / "timeseries.parquet"]
+    targets: list[tuple[str, Callable[[Path], object]]] = [
+        ("runs.csv", lambda p: runs.to_csv(p, index=False)),
+        ("runs.parquet", lambda p: runs.to_parquet(p, index=False)),
+    ]
+    if paired:
+        per_team = _per_team(runs)
+        targets += [
+            ("comparison.csv", lambda p: comparison.to_csv(p, index=False)),
+            ("teams.csv", lambda p: per_team.to_csv(p, index=False)),
+        ]
+    for name, write in targets:
+        write_atomic(out_dir / name, write)
+        written.append(out_dir / name)
+    return results, written
+
+
+def _per_team(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per team: its size and, per headline metric, both arms' means and the paired difference."""
+    out = []
+    for team, part in runs.groupby("team", sort=True):
+        table = compare(part.drop(columns=["team", "team_people"])).set_index("metric")
+        row: dict = {"team": team, "people": int(part["team_people"].iloc[0])}
+        for metric in HEADLINE:
+            for stat in ("duty_mean", "named_mean", "diff_mean", "diff_ci_low", "diff_ci_high"):
+                row[f"{metric}__{stat}"] = table.at[metric, stat]
+        out.append(row)
+    return pd.DataFrame(out)

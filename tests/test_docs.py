@@ -26,8 +26,9 @@ def config_values() -> list[tuple[str, object, Path]]:
         data = yaml.safe_load(path.read_text())
         values += [(f"{path.parent.name}.{key}", value, path) for key, value in leaves(data)]
     top = yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())
-    for key in ("seed", "replicates", "jobs", "horizon_years", "warmup_years", "arms"):
-        values.append((key, top[key], ROOT / "conf" / "config.yaml"))
+    for key, value in top.items():
+        if key not in ("defaults", "hydra"):
+            values.append((key, value, ROOT / "conf" / "config.yaml"))
     return values
 
 
