@@ -31,7 +31,7 @@ LAUNCH_DIR_VARIABLE = "NWSIM_LAUNCH_DIR"
 
 
 def _launch_dir() -> str:
-    return os.environ.setdefault(LAUNCH_DIR_VARIABLE, os.getcwd())
+    return os.environ.get(LAUNCH_DIR_VARIABLE) or os.getcwd()
 
 
 def _swept_dirname(task_overrides: list[str], sweeper_params: dict | None) -> str:
@@ -140,6 +140,7 @@ def _run(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console script ``nwsim``: ``uv run nwsim [key=value ...]``, ``-m`` to sweep, ``experiment=NAME``."""
+    os.environ[LAUNCH_DIR_VARIABLE] = os.getcwd()  # inherited by launcher workers, whatever their folder
     problems = unknown_override_keys(sys.argv[1:])
     if problems:
         print("nwsim: invalid config:\n" + "\n".join(problems), file=sys.stderr)

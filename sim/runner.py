@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit  # Student t quantiles, without importing scipy.stats (slow to load)
 from tqdm import tqdm
 
 from sim.metrics import monthly, summarise
@@ -120,7 +120,7 @@ def compare(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         half = np.nan
         if n >= 2:
             sd = float(diff[ok].std(ddof=1))
-            half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
+            half = float(stdtrit(n - 1, 0.5 + level / 2) * sd / np.sqrt(n))
         out.append(
             {
                 "metric": metric,
@@ -255,7 +255,7 @@ def whole_of_teams(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         half = np.nan
         if ok.sum() >= 2:
             spread = float(np.sum(w * (diff[ok] - mean) ** 2) / (ok.sum() - 1))
-            half = float(stats.t.ppf(0.5 + level / 2, ok.sum() - 1) * np.sqrt(spread / w.sum()))
+            half = float(stdtrit(ok.sum() - 1, 0.5 + level / 2) * np.sqrt(spread / w.sum()))
         out.append(
             {
                 "metric": metric,
