@@ -19,6 +19,7 @@ from hydra import compose, initialize_config_dir
 from sim.cli import CONF_DIR, load_config
 from sim.model import StaffingModel
 from sim.runner import write_atomic
+from sim.sweep import JOB_FILE
 
 
 def time_one_arm(arm: str, repeats: int, overrides: list[str]) -> dict[str, float]:
@@ -32,7 +33,12 @@ def time_one_arm(arm: str, repeats: int, overrides: list[str]) -> dict[str, floa
         seconds.append(time.process_time() - start)
     median = statistics.median(seconds)
     person_days = cfg.team.people * (cfg.warmup_days + cfg.horizon_days)
-    return {"cpu_seconds_median": median, "person_days_per_second": person_days / median, "repeats": repeats}
+    return {
+        "people": cfg.team.people,
+        "cpu_seconds_median": median,
+        "person_days_per_second": person_days / median,
+        "repeats": repeats,
+    }
 
 
 def _session_pss_bytes(session: int) -> int:
@@ -55,38 +61,74 @@ def _session_pss_bytes(session: int) -> int:
     return total
 
 
-def time_default_run(overrides: list[str]) -> dict[str, float]:
-    """Wall seconds and peak memory (PSS of all its processes together) of ``nwsim`` as a user runs it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-c", "from sim.cli import main; main()", f"hydra.run.dir={tmp}/run", *overrides]
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp
-        )
-        peak = 0
+def measure_command(args: list[str], cwd: Path) -> dict[str, float]:
+    """Wall seconds and peak memory (PSS of all its processes together) of ``nwsim args`` as a user runs it."""
+    command = [sys.executable, "-c", "from sim.cli import main; main()", *args]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, cwd=cwd
+    )
+    peak = 0
 
-        def watch() -> None:
-            nonlocal peak
-            while process.poll() is None:
-                peak = max(peak, _session_pss_bytes(process.pid))
-                time.sleep(0.2)
+    def watch() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, _session_pss_bytes(process.pid))
+            time.sleep(0.2)
 
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        code = process.wait()
-        wall = time.perf_counter() - start
-        watcher.join()
-    if code != 0:
-        raise SystemExit(f"nwsim-bench: the default run failed (exit {code})")
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    _, stderr = process.communicate()
+    wall = time.perf_counter() - start
+    watcher.join()
+    if process.returncode != 0:
+        raise SystemExit(f"nwsim-bench: `nwsim {' '.join(args)}` failed (exit {process.returncode}):\n{stderr[-2000:]}")
     return {"wall_seconds": wall, "peak_memory_mb": peak / 2**20}
 
 
+def time_default_run(overrides: list[str]) -> dict[str, float]:
+    """The default run end to end: wall seconds and peak memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return measure_command([f"hydra.run.dir={tmp}/run", *overrides], Path(tmp))
+
+
+def time_sweep(workers: int, replicates: int, overrides: list[str]) -> dict[str, float]:
+    """The caseload x turnover sweep with ``workers`` processes: wall seconds, and the share not spent simulating.
+
+    ``overhead_frac`` is 1 - (seconds spent in the simulation, summed over jobs) / wall seconds: Hydra's
+    composing, process start, figures and writing, as a share of the sweep.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        sweep = Path(tmp) / "sweep"
+        args = ["experiment=caseload_turnover", f"jobs={workers}", f"replicates={replicates}"]
+        figures = measure_command([*args, f"hydra.sweep.dir={sweep}", *overrides], Path(tmp))
+        records = [json.loads(p.read_text()) for p in sweep.rglob(JOB_FILE)]
+    simulate = sum(r["simulate_seconds"] for r in records)
+    figures |= {"jobs": len(records), "replicates": replicates, "workers": workers}
+    figures["overhead_frac"] = 1 - simulate / figures["wall_seconds"] if records else float("nan")
+    figures["mean_job_seconds"] = statistics.fmean(r["seconds"] for r in records) if records else float("nan")
+    return figures
+
+
+def time_england(overrides: list[str]) -> dict[str, float]:
+    """The England experiment (150 teams) end to end: wall seconds and peak memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return measure_command(["experiment=england", f"hydra.run.dir={tmp}/run", *overrides], Path(tmp))
+
+
 def main() -> None:
-    """Print and write bench.json: one arm of the default team, and the default run end to end."""
+    """Print and write bench.json: one arm at team and at large scale, the default run, a sweep and England."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5, help="replicates timed per arm (median reported)")
+    parser.add_argument("--large-people", type=int, default=15_000, help="people in the large one-arm timing")
+    parser.add_argument("--large-repeats", type=int, default=3, help="replicates timed per arm at large scale")
+    parser.add_argument("--sweep-replicates", type=int, default=10, help="replicates per job in the timed sweep")
+    parser.add_argument(
+        "--sweep-workers", type=int, nargs="*", default=[1, 2], help="worker counts to time the sweep with"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench.json"), help="where to write the figures")
-    parser.add_argument("--skip-default-run", action="store_true", help="time one arm only")
+    for part in ("large", "default-run", "sweep", "england"):
+        parser.add_argument(f"--skip-{part}", action="store_true", help=f"do not time the {part.replace('-', ' ')}")
     parser.add_argument("overrides", nargs="*", help="config overrides for every measurement")
     args = parser.parse_args()
     result: dict[str, object] = {
@@ -95,16 +137,32 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "overrides": args.overrides,
     }
-    for arm in ("duty", "named"):
-        result[f"one_arm_{arm}"] = figures = time_one_arm(arm, args.repeats, args.overrides)
-        print(
-            f"one arm ({arm}): {figures['cpu_seconds_median']:.2f} s CPU, "
-            f"{figures['person_days_per_second'] / 1e6:.2f} M person-days/s",
-            flush=True,
-        )
+    scales = [("team", args.repeats, [])]
+    if not args.skip_large:
+        scales.append(("large", args.large_repeats, [f"team.people={args.large_people}"]))
+    for scale, repeats, extra in scales:
+        for arm in ("duty", "named"):
+            result[f"one_arm_{arm}_{scale}"] = figures = time_one_arm(arm, repeats, [*extra, *args.overrides])
+            print(
+                f"one arm ({arm}, {scale} scale): {figures['cpu_seconds_median']:.2f} s CPU, "
+                f"{figures['person_days_per_second'] / 1e6:.2f} M person-days/s",
+                flush=True,
+            )
     if not args.skip_default_run:
         result["default_run"] = figures = time_default_run(args.overrides)
         print(f"default run: {figures['wall_seconds']:.1f} s wall, peak {figures['peak_memory_mb']:.0f} MB", flush=True)
+    if not args.skip_sweep:
+        for workers in args.sweep_workers:
+            result[f"sweep_{workers}_workers"] = figures = time_sweep(workers, args.sweep_replicates, args.overrides)
+            print(
+                f"caseload x turnover sweep ({figures['jobs']} jobs x {args.sweep_replicates} replicates, "
+                f"{workers} workers): {figures['wall_seconds']:.1f} s wall, "
+                f"{figures['overhead_frac']:.1%} not simulating",
+                flush=True,
+            )
+    if not args.skip_england:
+        result["england"] = figures = time_england(args.overrides)
+        print(f"England: {figures['wall_seconds']:.1f} s wall, peak {figures['peak_memory_mb']:.0f} MB", flush=True)
     write_atomic(args.out, lambda p: p.write_text(json.dumps(result, indent=2)))
     print(f"written {args.out}")
 
