@@ -131,7 +131,8 @@ def _run(cfg: DictConfig) -> None:
         results = run_experiment(config, jobs=pool_size(config))
         simulated = time.perf_counter()
         written = save_results(results, out_dir)
-        written += save_figures(results, out_dir)
+        if config.figures:
+            written += save_figures(results, out_dir)
     print(console_table(results))
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()

@@ -250,6 +250,7 @@ class Config(Section):
     warmup_years: float = Field(ge=0, le=200, description="Years simulated before anything is measured.")
     arms: list[Arm] = Field(min_length=1, description="Staffing systems to run: duty, named, or both.")
     resume: bool = Field(description="Skip a job whose folder already holds results of the same config and code.")
+    figures: bool = Field(description="Draw figures (and the report) in each run folder; tables are always written.")
     teams: Teams | None = Field(description="Many teams of varied sizes (null: the one team of `team`).")
     team: Team
     workforce: Workforce
