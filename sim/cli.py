@@ -74,8 +74,41 @@ class ValidateOnStart(Callback):
         _exit_on_bad_config(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Validate the sweep's base config (each job's own values are checked again when it starts)."""
+        """Validate the sweep's base config and every value it sweeps, before any job folder exists."""
         _exit_on_bad_config(config)
+        problems = bad_sweep_values(config)
+        if problems:
+            print("nwsim: invalid sweep:\n" + "\n".join(problems), file=sys.stderr)
+            sys.exit(EXIT_BAD_CONFIG)
+
+
+def bad_sweep_values(config: DictConfig) -> list[str]:
+    """Plain messages for swept values (command line or ``hydra.sweeper.params``) that fail validation.
+
+    Each value is checked on its own against the base config, which catches a bad value in any job
+    without composing every combination (each job still validates its own whole config).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    texts = list(config.hydra.overrides.task)
+    params = config.hydra.sweeper.get("params") or {}
+    texts += [f"{key}={value}" for key, value in params.items()]
+    base = OmegaConf.masked_copy(config, [key for key in config if key not in NON_MODEL_KEYS])
+    problems = []
+    for override in OverridesParser.create().parse_overrides(texts):
+        if not override.is_sweep_override() or override.get_key_element().startswith("hydra"):
+            continue
+        key = override.get_key_element().lstrip("+~")
+        for value in override.sweep_iterator():
+            trial = base.copy()
+            OmegaConf.update(trial, key, value, force_add=True)
+            try:
+                validate(model_dict(trial))
+            except ConfigError as exc:
+                problems += [line for line in str(exc).splitlines()[1:] if line.strip().startswith(key)]
+            except Exception as exc:  # a value OmegaConf cannot even place (say, a list into a number)
+                problems.append(f"  {key} = {value!r}: {exc}")
+    return problems
 
 
 def unknown_override_keys(args: list[str]) -> list[str]:

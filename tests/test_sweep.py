@@ -237,3 +237,12 @@ def test_england_runs_every_team_and_writes_per_team_and_whole_tables(tmp_path: 
     series = pd.read_parquet(out / "timeseries.parquet")
     assert set(series["team"]) == {0, 1, 2, 3}
     assert not list(out.glob(".*.tmp"))
+
+
+def test_a_bad_swept_value_stops_the_sweep_before_any_folder(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = nwsim(tmp_path, "-m", "workforce.turnover_per_year=0.1,-0.5", *TINY, f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 2
+    assert "workforce.turnover_per_year = -0.5" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not sweep.exists()
