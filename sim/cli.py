@@ -146,6 +146,7 @@ def pool_size(config: Config) -> int:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _run(cfg: DictConfig) -> None:
     from sim.plots import save_figures  # imported here so a bad config fails fast
+    from sim.report import write_business_case
     from sim.runner import console_table, run_experiment, run_teams, save_results
     from sim.sweep import job_done, job_key, mark_done
 
@@ -166,6 +167,8 @@ def _run(cfg: DictConfig) -> None:
         written = save_results(results, out_dir)
         if config.figures:
             written += save_figures(results, out_dir)
+        if results.comparison is not None:
+            written += write_business_case(results, config, out_dir, page=config.figures)
     print(console_table(results))
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()

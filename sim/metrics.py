@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.costs import ledger
+from sim.costs import ledger, monthly_costs
 from sim.model import SERIES
 
 if TYPE_CHECKING:
@@ -146,6 +146,7 @@ def monthly(model: StaffingModel) -> pd.DataFrame:
     out["crises_per_100_person_years"] = out["crises"] * 100 / person_years
     out["vacancy_frac"] = out["vacant_fte"] / model.staff.post_fte.sum()
     out["upc_12m"] = rolling_upc(log, model.cfg.warmup_days, month, model.people.n)
+    out.update(monthly_costs(series, model.cfg.costs, month))
     frame = pd.DataFrame(out)
     frame.insert(0, "replicate", model.replicate)
     frame.insert(0, "arm", model.arm)

@@ -193,8 +193,9 @@ class Assessment(Section):
 
 
 class Costs(Section):
-    """Unit costs (GBP at the stated price year) and who pays each."""
+    """Unit costs (GBP at the stated price year), who pays each line and whether its savings are cashable."""
 
+    price_year: str = Field(min_length=1, max_length=20, description="Price year of every cost (text, e.g. 2024/25).")
     social_worker_per_hour_gbp: PosFloat = Field(le=10_000, description="Social worker cost per hour.")
     advanced_practitioner_per_hour_gbp: PosFloat = Field(le=10_000, description="Advanced practitioner cost per hour.")
     paid_hours_per_fte_year: PosFloat = Field(le=8760, description="Paid working hours per FTE-year.")
@@ -203,20 +204,23 @@ class Costs(Section):
     inpatient_per_day_gbp: NonNegFloat = Field(le=1e6, description="Inpatient bed day.")
     crisis_response_gbp: NonNegFloat = Field(le=1e7, description="Cost of a crisis response beyond staff time.")
     residential_per_day_gbp: NonNegFloat = Field(le=1e6, description="Emergency or restrictive residential day.")
+    named_setup_gbp: NonNegFloat = Field(le=1e9, description="One-off cost of moving to named workers (day 0).")
     discount_rate_per_year: Annotated[float, Field(ge=0.0, le=1.0)] = Field(description="Discount rate (per year).")
     payer: dict[str, Literal["council", "nhs"]] = Field(description="Who pays each cost line.")
+    cashable: dict[str, bool] = Field(description="Whether savings on each cost line are cashable.")
 
     @model_validator(mode="after")
     def _every_line_has_a_payer(self) -> Costs:
         from sim.costs import COST_LINES  # local import: costs imports this module
 
-        missing = sorted(set(COST_LINES) - set(self.payer))
-        unknown = sorted(set(self.payer) - set(COST_LINES))
         problems = []
-        if missing:
-            problems.append(f"missing payer for {', '.join(missing)}")
-        if unknown:
-            problems.append(f"unknown cost lines {', '.join(unknown)} (allowed: {', '.join(COST_LINES)})")
+        for name, mapping in (("payer", self.payer), ("cashable", self.cashable)):
+            missing = sorted(set(COST_LINES) - set(mapping))
+            unknown = sorted(set(mapping) - set(COST_LINES))
+            if missing:
+                problems.append(f"{name}: missing {', '.join(missing)}")
+            if unknown:
+                problems.append(f"{name}: unknown cost lines {', '.join(unknown)} (allowed: {', '.join(COST_LINES)})")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -43,7 +43,7 @@ def test_need_mix_must_add_up_to_one() -> None:
 
 
 def test_each_cost_line_needs_a_payer() -> None:
-    with pytest.raises(ConfigError, match="missing payer for inpatient"):
+    with pytest.raises(ConfigError, match="payer: missing inpatient"):
         make_config("~costs.payer.inpatient")
 
 

@@ -1,0 +1,176 @@
+"""The business case: ledger arithmetic by hand, discounting, ROI with and without investment, the report."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_config
+
+from sim.costs import (
+    COST_LINES,
+    business_case,
+    daily_costs,
+    discount_factors,
+    ledger,
+    paired_business_case,
+    planned_investment,
+)
+from sim.report import write_business_case
+from sim.runner import Results, run_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def zero_series(days: int) -> dict[str, np.ndarray]:
+    names = ("fte_sw", "fte_ap", "fte_agency", "hires", "bed_days", "delayed_days", "crises")
+    return {name: np.zeros(days) for name in (*names, "emergency_days", "restrictive_days")}
+
+
+def test_ledger_lines_match_hand_computed_costs() -> None:
+    cfg = make_config("costs.discount_rate_per_year=0")
+    c = cfg.costs
+    series = zero_series(2)
+    series["fte_sw"][:] = [10, 10]
+    series["fte_agency"][:] = [1, 0]
+    series["hires"][:] = [0, 1]
+    series["bed_days"][:] = [3, 3]
+    series["delayed_days"][:] = [1, 0]
+    series["crises"][:] = [2, 0]
+    series["emergency_days"][:] = [0, 4]
+    totals = ledger(series, c)
+    assert totals["cost_staff_gbp"] == pytest.approx(
+        20 * c.social_worker_per_hour_gbp * c.paid_hours_per_fte_year / 365
+    )
+    assert totals["cost_agency_premium_gbp"] == pytest.approx(c.agency_premium_per_fte_year_gbp / 365)
+    assert totals["cost_recruitment_gbp"] == pytest.approx(c.recruitment_per_hire_gbp)
+    assert totals["cost_inpatient_gbp"] == pytest.approx(5 * c.inpatient_per_day_gbp)  # bed days less delayed ones
+    assert totals["cost_delayed_discharge_gbp"] == pytest.approx(c.inpatient_per_day_gbp)
+    assert totals["cost_crisis_response_gbp"] == pytest.approx(2 * c.crisis_response_gbp)
+    assert totals["cost_emergency_placement_gbp"] == pytest.approx(4 * c.residential_per_day_gbp)
+    assert totals["cost_council_gbp"] + totals["cost_nhs_gbp"] == pytest.approx(totals["cost_total_gbp"])
+    assert totals["cost_nhs_gbp"] == pytest.approx(
+        6 * c.inpatient_per_day_gbp + 2 * c.crisis_response_gbp
+    )  # beds and crises are the NHS's
+
+
+def test_discounting_follows_the_green_book_formula() -> None:
+    factors = discount_factors(366, 0.035)
+    assert factors[0] == 1.0
+    assert factors[365] == pytest.approx(1 / 1.035)
+    assert np.all(np.diff(factors) < 0)
+    cfg = make_config()
+    series = zero_series(730)
+    series["crises"][365] = 1
+    assert ledger(series, cfg.costs)["cost_crisis_response_gbp"] == pytest.approx(cfg.costs.crisis_response_gbp / 1.035)
+    assert ledger(series, cfg.costs)["cost_total_undiscounted_gbp"] == pytest.approx(cfg.costs.crisis_response_gbp)
+    assert daily_costs(series, cfg.costs).shape == (730, len(COST_LINES))
+
+
+def fake_runs(duty_costs: dict[str, float], named_costs: dict[str, float], replicates: int = 3) -> pd.DataFrame:
+    rows = []
+    for rep in range(replicates):
+        for arm, costs in (("duty", duty_costs), ("named", named_costs)):
+            row = {"arm": arm, "replicate": rep, "seed": 1}
+            row.update({f"cost_{line}_gbp": costs.get(line, 0.0) * (1 + 0.1 * rep) for line in COST_LINES})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_roi_savings_and_shares_by_hand() -> None:
+    cfg = make_config(
+        "named.extra_fte=1", "costs.named_setup_gbp=10000", "horizon_years=1", "costs.discount_rate_per_year=0"
+    )
+    extra = cfg.costs.social_worker_per_hour_gbp * cfg.costs.paid_hours_per_fte_year
+    assert planned_investment(cfg, 365) == (pytest.approx(extra), 10000)
+    # Named: staff costs the extra FTE more; 100k fewer bed costs (NHS) and 30k fewer placements (council).
+    duty = {"staff": 500_000, "inpatient": 200_000, "emergency_placement": 50_000}
+    named = {"staff": 500_000 + extra, "inpatient": 100_000, "emergency_placement": 20_000}
+    table = paired_business_case(fake_runs(duty, named, replicates=1), cfg)
+    row = table.iloc[0]
+    assert row["investment_gbp"] == pytest.approx(extra + 10000)
+    assert row["saving_staff_gbp"] == pytest.approx(0)  # the investment is counted once, as the investment
+    assert row["savings_gbp"] == pytest.approx(130_000)
+    assert row["savings_council_gbp"] == pytest.approx(30_000)
+    assert row["savings_nhs_gbp"] == pytest.approx(100_000)
+    assert row["cashable_savings_gbp"] == pytest.approx(30_000)  # beds are costs avoided, placements cashable
+    assert row["npv_gbp"] == pytest.approx(130_000 - extra - 10000)
+    assert row["roi_per_gbp"] == pytest.approx(130_000 / (extra + 10000))
+
+
+def test_no_investment_gives_no_roi_and_says_why() -> None:
+    cfg = make_config("named.extra_fte=0", "costs.named_setup_gbp=0")
+    runs = fake_runs({"inpatient": 100.0}, {"inpatient": 50.0})
+    headline, per_replicate, _ = business_case(runs, pd.DataFrame(), cfg)
+    assert headline["roi_per_gbp"] is None
+    assert headline["roi_ci_low"] is None
+    assert "undefined" in headline["roi_note"]
+    assert headline["npv_gbp"] == pytest.approx(per_replicate["npv_gbp"].mean())
+    assert per_replicate["roi_per_gbp"].isna().all()
+    json.dumps(headline, allow_nan=False)  # valid JSON: no NaN
+
+
+def test_losses_give_no_payer_shares() -> None:
+    cfg = make_config("named.extra_fte=0", "costs.named_setup_gbp=1000")
+    headline, _, _ = business_case(fake_runs({"inpatient": 50.0}, {"inpatient": 100.0}), pd.DataFrame(), cfg)
+    assert headline["savings_gbp"] < 0
+    assert headline["council_share_of_savings"] is None
+    assert "not positive" in headline["roi_note"]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
+    cfg = make_config("team.people=150", "replicates=3", "horizon_years=2", "warmup_years=0.25", "jobs=2")
+    results = run_experiment(cfg, progress=False)
+    out = tmp_path_factory.mktemp("run")
+    write_business_case(results, cfg, out)
+    return out, results
+
+
+def test_yearly_path_ends_at_the_totals(small_run: tuple[Path, Results]) -> None:
+    _, results = small_run
+    cfg = make_config("team.people=150", "replicates=3", "horizon_years=2", "warmup_years=0.25", "jobs=2")
+    _, per_replicate, by_year = business_case(results.runs, results.timeseries, cfg)
+    last = by_year[by_year["year"] == by_year["year"].max()].set_index("replicate")
+    totals = per_replicate.set_index("replicate")
+    assert np.allclose(last["npv_gbp"], totals["npv_gbp"], rtol=1e-6)
+    assert np.allclose(last["investment_gbp"], totals["investment_gbp"], rtol=1e-9)
+
+
+def test_the_report_embeds_figures_and_the_headline_numbers(small_run: tuple[Path, Results]) -> None:
+    out, _ = small_run
+    headline = json.loads((out / "business_case.json").read_text())
+    for key in ("investment_gbp", "savings_gbp", "roi_per_gbp", "roi_ci_low", "roi_ci_high", "npv_gbp"):
+        assert key in headline
+    assert {"breakeven_year", "council_share_of_savings"} <= set(headline)
+    page = (out / "report.html").read_text()
+    assert len(re.findall(r"src='data:image/png;base64,|src=\"data:image/png;base64,", page)) >= 3
+    assert "src='http" not in page  # self-contained
+    assert f"£{headline['roi_per_gbp']:.2f}" in page
+    assert f"£{abs(headline['investment_gbp']):,.0f}" in page
+    assert f"£{abs(headline['npv_gbp']):,.0f}" in page
+
+
+def test_nwsim_report_rebuilds_from_a_run_folder_and_fails_plainly(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    command = [sys.executable, "-c", "from sim.cli import main; main()"]
+    args = ["team.people=120", "replicates=2", "horizon_years=1", "warmup_years=0.2", "jobs=1", f"hydra.run.dir={run}"]
+    assert subprocess.run([*command, *args], cwd=tmp_path, capture_output=True).returncode == 0
+    first = json.loads((run / "business_case.json").read_text())
+    (run / "report.html").unlink()
+    (run / "business_case.json").unlink()
+    report = [sys.executable, "-c", "from sim.report import main; main()"]
+    done = subprocess.run([*report, str(run)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "business_case.json").read_text()) == first
+    assert (run / "report.html").exists()
+    bad = subprocess.run([*report, str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert "not a finished run folder" in bad.stderr
+    assert "Traceback" not in bad.stderr
