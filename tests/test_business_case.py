@@ -174,3 +174,41 @@ def test_nwsim_report_rebuilds_from_a_run_folder_and_fails_plainly(tmp_path: Pat
     assert bad.returncode != 0
     assert "not a finished run folder" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_managers_team_file_sets_team_workforce_investment_and_costs(tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+    from hydra import compose, initialize_config_dir
+
+    from sim.cli import load_config
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf, symlinks=True)
+    mine = yaml.safe_load((conf / "team" / "template.yaml").read_text())
+    mine["team"]["people"] = 321
+    mine["workforce"]["turnover_per_year"] = 0.31
+    mine["named"]["extra_fte"] = 2.5
+    mine["costs"]["named_setup_gbp"] = 1234
+    (conf / "team" / "my_team.yaml").write_text("# @package _global_\n" + yaml.safe_dump(mine))
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = load_config(compose("config", overrides=["team=my_team"]))
+        override = load_config(compose("config", overrides=["team=my_team", "named.extra_fte=3"]))
+    assert cfg.team.people == 321
+    assert cfg.workforce.turnover_per_year == 0.31  # the team file wins over the group defaults
+    assert cfg.named.extra_fte == 2.5
+    assert cfg.costs.named_setup_gbp == 1234
+    assert override.named.extra_fte == 3  # the command line still wins over the team file
+
+
+def test_the_pilot_report_sets_the_model_beside_the_pilot(tmp_path: Path) -> None:
+    cfg = make_config("experiment=pilot", "replicates=2", "horizon_years=0.5", "warmup_years=0.2", "jobs=1")
+    assert cfg.team.people < 100
+    assert cfg.named.extra_fte > 0
+    results = run_experiment(cfg, progress=False)
+    write_business_case(results, cfg, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    assert "Beside the pilot" in page
+    assert "5.14" in page
+    assert "89%" in page
