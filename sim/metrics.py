@@ -23,6 +23,9 @@ STOCK_SERIES = frozenset(
     {
         "backlog",
         "pending",
+        "inpatients_over_2_years",
+        "inpatients_over_10_years",
+        "inpatient_days_so_far",
         "headcount",
         "agency_headcount",
         "fte_sw",
@@ -101,6 +104,14 @@ def summarise(model: StaffingModel) -> dict[str, float | int | str]:
         "first_admissions_per_100_person_years": total["first_admissions"] * per100,
         "readmission_share": total["readmissions"] / total["admissions"] if total["admissions"] else np.nan,
         "bed_days_per_100_person_years": total["bed_days"] * per100,
+        # Inpatient census, pooled over the measured days (each day is a census of that day's inpatients).
+        "inpatients_per_1000_people": mean["bed_days"] * 1000 / model.people.n,
+        "census_share_over_2_years": _ratio(total["inpatients_over_2_years"], total["bed_days"]),
+        "census_share_over_10_years": _ratio(total["inpatients_over_10_years"], total["bed_days"]),
+        "census_mean_stay_years": _ratio(total["inpatient_days_so_far"], total["bed_days"]) / 365,
+        "delayed_share_of_inpatients": _ratio(total["delayed_days"], total["bed_days"]),
+        # Little's law, as the published mean stay per admission is derived: mean stock / admissions per year.
+        "stay_per_admission_years": _ratio(total["bed_days"], total["admissions"]) / 365,
         "delayed_days_per_100_person_years": total["delayed_days"] * per100,
         "breakdowns_per_100_person_years": total["breakdowns"] * per100,
         "restrictive_placements_per_100_person_years": total["restrictive_placements"] * per100,
@@ -128,6 +139,11 @@ def summarise(model: StaffingModel) -> dict[str, float | int | str]:
     }
     row.update(ledger(series, cfg.costs))
     return row
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """The ratio of two totals, NaN when the denominator is 0 (a share of nothing is undefined)."""
+    return numerator / denominator if denominator else np.nan
 
 
 def monthly(model: StaffingModel) -> pd.DataFrame:

@@ -36,6 +36,9 @@ from sim.staffing import SYSTEMS, StaffingSystem
 from sim.streams import Streams, exponential_hazard
 
 DAYS_PER_YEAR = 365
+#: Census thresholds of NHS Digital's Assuring Transformation statistics: inpatients in hospital over 2 and
+#: over 10 years on the census day (a measurement definition, not a model parameter).
+CENSUS_LONG_STAY_DAYS = (2 * DAYS_PER_YEAR, 10 * DAYS_PER_YEAR)
 
 #: Daily team-level series recorded by every run (flows are counts that day, stocks are end-of-day values).
 SERIES = (
@@ -49,6 +52,9 @@ SERIES = (
     "assessments",
     "wrong_findings",
     "bed_days",
+    "inpatients_over_2_years",
+    "inpatients_over_10_years",
+    "inpatient_days_so_far",
     "delayed_days",
     "emergency_days",
     "restrictive_days",
@@ -236,7 +242,11 @@ class StaffingModel(mesa.Model):
     def _crises(self, t: int) -> None:
         """Crises by risk; the responder's familiarity and recent contact lower escalation."""
         people, cfg, e = self.people, self.cfg, self.cfg.effects
-        hit = (self.crisis_base_per_day + self.crisis_risk_per_day * people.risk >= self._x_crisis.row(t)) & self.active
+        hazard = self.crisis_base_per_day + self.crisis_risk_per_day * people.risk
+        fragile = people.readmit_until > t  # discharged from hospital within the readmission window
+        if fragile.any():
+            hazard = np.where(fragile, hazard * cfg.hospital.readmission_crisis_multiplier, hazard)
+        hit = (hazard >= self._x_crisis.row(t)) & self.active
         persons = np.flatnonzero(hit)
         if persons.size == 0:
             return
@@ -292,6 +302,7 @@ class StaffingModel(mesa.Model):
         row[S["first_admissions"]] += np.count_nonzero(~people.ever_admitted[persons])
         row[S["readmissions"]] += np.count_nonzero(readmit)
         people.ever_admitted[persons] = True
+        people.admitted_day[persons] = t
         people.setting[persons] = INPATIENT
         people.setting_until[persons] = t + stay
         people.delayed[persons] = False
@@ -462,6 +473,11 @@ class StaffingModel(mesa.Model):
         settings = np.bincount(people.setting, minlength=3)
         restrictive = np.count_nonzero(people.restrictive)
         row[S["bed_days"]] = settings[INPATIENT]
+        if settings[INPATIENT]:  # the census: how long each inpatient has been in hospital so far
+            so_far = t - people.admitted_day[people.setting == INPATIENT]
+            row[S["inpatients_over_2_years"]] = np.count_nonzero(so_far > CENSUS_LONG_STAY_DAYS[0])
+            row[S["inpatients_over_10_years"]] = np.count_nonzero(so_far > CENSUS_LONG_STAY_DAYS[1])
+            row[S["inpatient_days_so_far"]] = so_far.sum()
         row[S["delayed_days"]] = np.count_nonzero(people.delayed)
         row[S["restrictive_days"]] = restrictive
         row[S["emergency_days"]] = settings[RESIDENTIAL] - restrictive
@@ -660,6 +676,7 @@ class StaffingModel(mesa.Model):
         remaining = np.maximum(1, np.ceil(rng.random(inside.size) * biased)).astype(np.int64)
         people.setting[inside] = INPATIENT
         people.setting_until[inside] = remaining
+        people.admitted_day[inside] = -np.maximum(0, np.rint(biased) - remaining).astype(np.int64)
         people.ever_admitted[inside] = True
         self.active[inside] = False
 

@@ -6,8 +6,9 @@ only says what a value may be, so a bad run stops before any simulation with a p
 
 from __future__ import annotations
 
+import copy
 import typing
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -172,6 +173,9 @@ class Hospital(Section):
     readmission_multiplier: Annotated[float, Field(ge=1.0, le=100)] = Field(
         description="Admission chance in a crisis is multiplied by this within the window."
     )
+    readmission_crisis_multiplier: Annotated[float, Field(ge=1.0, le=100)] = Field(
+        description="Crisis hazard is multiplied by this within the window after discharge."
+    )
     discharge_risk: Frac = Field(description="Risk on discharge.")
     initial_admission_hazard_per_year: NonNegFloat = Field(
         le=1, description="Hazard used to seed the inpatient stock at the start (per person-year)."
@@ -244,6 +248,75 @@ class Teams(Section):
         return self
 
 
+#: Mechanisms that can give the named arm an edge, each switched off by ``ablation``: every effect, the
+#: extra capacity (``named.extra_fte``) and proactive check-ins (``named.proactive_checkins``).
+MECHANISMS = (*Effects.model_fields, "extra_fte", "checkins")
+#: Values of ``ablation``: every mechanism off, one off (``without_``), or only one on (``only_``).
+ABLATIONS = ("all_off", *(f"without_{m}" for m in MECHANISMS), *(f"only_{m}" for m in MECHANISMS))
+
+
+def mechanisms_off(ablation: str | None) -> list[str]:
+    """The mechanisms an ``ablation`` value switches off (none for None)."""
+    if ablation is None:
+        return []
+    if ablation == "all_off":
+        return list(MECHANISMS)
+    kind, _, mechanism = ablation.partition("_")
+    return [mechanism] if kind == "without" else [m for m in MECHANISMS if m != mechanism]
+
+
+def ablate(raw: dict[str, Any], ablation: str) -> dict[str, Any]:
+    """A copy of a raw config with the mechanisms of ``ablation`` off (effects 0, no extra FTE, no check-ins)."""
+    out = copy.deepcopy(raw)
+    effects, named = out.get("effects"), out.get("named")
+    for mechanism in mechanisms_off(ablation):
+        if mechanism == "extra_fte" and isinstance(named, dict):
+            named["extra_fte"] = 0.0
+        elif mechanism == "checkins" and isinstance(named, dict):
+            named["proactive_checkins"] = False
+        elif isinstance(effects, dict):
+            effects[mechanism] = 0.0
+    return out
+
+
+class Sensitivity(Section):
+    """Global sensitivity analysis: one chunk of a Morris or Sobol sample of the factors, run paired."""
+
+    method: Literal["morris", "sobol"] = Field(description="Morris screening or Sobol variance indices.")
+    factors: dict[str, tuple[float, float]] = Field(
+        min_length=1, description="Config keys varied, each with its [low, high] range (docs/parameters.md)."
+    )
+    sobol_factors: list[str] = Field(description="The factors the Sobol stage varies (the rest stay at defaults).")
+    trajectories: int = Field(ge=2, le=10_000, description="Morris trajectories (r).")
+    levels: int = Field(ge=2, le=100, description="Morris grid levels (p, even).")
+    samples: int = Field(ge=2, le=2**20, description="Sobol base sample size (N, a power of 2).")
+    chunks: int = Field(
+        ge=1, le=100_000, description="Jobs the sample is split into (each runs every chunks-th point)."
+    )
+    chunk: int = Field(ge=0, le=100_000, description="This job's chunk, 0 .. chunks - 1.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Sensitivity:
+        problems = []
+        for key, (low, high) in self.factors.items():
+            if not low < high:
+                problems.append(f"factor {key}: low {low:g} must be below high {high:g}")
+        unknown = [key for key in self.sobol_factors if key not in self.factors]
+        if unknown:
+            problems.append(f"sobol_factors {unknown} are not among the factors")
+        if self.method == "sobol" and not self.sobol_factors:
+            problems.append("sobol_factors must name at least one factor for method sobol")
+        if self.levels % 2:
+            problems.append(f"levels must be even (got {self.levels})")
+        if self.samples & (self.samples - 1):
+            problems.append(f"samples must be a power of 2 (got {self.samples}; Sobol sequences need it)")
+        if self.chunk >= self.chunks:
+            problems.append(f"chunk {self.chunk} must be below chunks ({self.chunks})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class Config(Section):
     """A whole run: the experiment settings and every model section."""
 
@@ -256,6 +329,10 @@ class Config(Section):
     resume: bool = Field(description="Skip a job whose folder already holds results of the same config and code.")
     figures: bool = Field(description="Draw figures (and the report) in each run folder; tables are always written.")
     teams: Teams | None = Field(description="Many teams of varied sizes (null: the one team of `team`).")
+    ablation: Literal[ABLATIONS] | None = Field(  # type: ignore[valid-type]
+        description="Switch mechanisms off: all_off, without_<mechanism> or only_<mechanism> (null: all on)."
+    )
+    sensitivity: Sensitivity | None = Field(description="Run one chunk of a sensitivity analysis instead of one run.")
     team: Team
     workforce: Workforce
     named: Named
@@ -268,6 +345,39 @@ class Config(Section):
     placement: Placement
     assessment: Assessment
     costs: Costs
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_ablation(cls, data: Any) -> Any:
+        """Switch off the mechanisms named by ``ablation`` before the values are checked."""
+        if isinstance(data, dict) and data.get("ablation") in ABLATIONS:
+            return ablate(data, data["ablation"])
+        return data
+
+    @model_validator(mode="after")
+    def _factors_are_config_values(self) -> Config:
+        """Each sensitivity factor names a number in the config, and both ends of its range are allowed there."""
+        if self.sensitivity is None:
+            return self
+        base = self.model_dump(mode="python")
+        base["sensitivity"] = None
+        problems = []
+        for key, bounds in self.sensitivity.factors.items():
+            current = _get(base, key)
+            if isinstance(current, bool) or not isinstance(current, int | float):
+                problems.append(f"sensitivity.factors: {key} is not a numeric config value")
+                continue
+            for bound in bounds:
+                trial = copy.deepcopy(base)
+                _set(trial, key, round(bound) if isinstance(current, int) else bound)
+                try:
+                    Config.model_validate(trial)
+                except ValidationError as exc:
+                    why = "; ".join(e["msg"] for e in exc.errors())
+                    problems.append(f"sensitivity.factors: {key} = {bound:g} is not allowed ({why})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _arms_unique(self) -> Config:
@@ -286,6 +396,35 @@ class Config(Section):
         return round(self.horizon_years * 365)
 
 
+def _get(tree: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key of a nested dict (None where there is none)."""
+    node: Any = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set(tree: dict[str, Any], key: str, value: Any) -> None:
+    """Set the value at a dotted key of a nested dict (the key must exist)."""
+    *parents, last = key.split(".")
+    node = tree
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def with_values(cfg: Config, values: dict[str, float]) -> Config:
+    """``cfg`` with config values replaced by dotted key (whole-number keys rounded), validated again."""
+    raw = cfg.model_dump(mode="python")
+    for key, value in values.items():
+        current = _get(raw, key)
+        _set(raw, key, round(value) if isinstance(current, int) and not isinstance(current, bool) else float(value))
+    raw["ablation"] = None  # already applied in cfg; applying it again would undo the new values
+    return validate(raw)
+
+
 class ConfigError(ValueError):
     """A config that fails validation; its message lists every problem in plain words."""
 
@@ -302,6 +441,22 @@ def section_keys(path: tuple[str | int, ...]) -> list[str] | None:
             return None
         model = sections[0]
     return list(model.model_fields)
+
+
+def in_free_form(path: tuple[str, ...]) -> bool:
+    """Whether ``path`` runs into a mapping whose keys are free (``costs.payer``, ``sensitivity.factors``)."""
+    model: type[BaseModel] = Config
+    for part in path:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        options = [annotation, *typing.get_args(annotation)]
+        if any(typing.get_origin(a) is dict for a in options):
+            return True
+        sections = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not sections:
+            return False
+        model = sections[0]
+    return False
 
 
 def _allowed(err: dict) -> str:

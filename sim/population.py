@@ -45,6 +45,7 @@ class People:
         self.restrictive = np.zeros(n, dtype=bool)  # residential placement is restrictive
         self.delayed = np.zeros(n, dtype=bool)  # inpatient whose discharge is delayed
         self.ever_admitted = np.zeros(n, dtype=bool)
+        self.admitted_day = np.full(n, NO_ONE, dtype=np.int64)  # day the current hospital stay began
         self.readmit_until = np.full(n, NO_ONE, dtype=np.int64)
         self.named_worker = np.full(n, NO_ONE, dtype=np.int64)
         self.pending_since = np.zeros(n, dtype=np.int64)

@@ -154,3 +154,32 @@ def test_duty_distinct_workers_match_uniform_assignment_over_the_rota() -> None:
         )
         checked += 1
     assert checked >= 4
+
+
+def test_the_inpatient_census_matches_fixed_stays_in_steady_state() -> None:
+    # Every stay lasts exactly `stay` days and none is delayed: on any census day the time so far is uniform
+    # on 0..stay, so a share (stay - 730) / stay has been in over 2 years and the mean so far is stay / 2.
+    stay = 1000
+    cfg = make_config(
+        "team.people=4000",
+        "horizon_years=4",
+        "warmup_years=0",
+        f"hospital.stay_mean_days={stay}",
+        "hospital.stay_sigma=0",
+        "hospital.p_delayed_discharge=0",
+        "hospital.readmission_multiplier=1",
+        "hospital.readmission_crisis_multiplier=1",
+        "crisis.base_per_year=0.2",
+        "crisis.risk_per_year=0",
+        "crisis.p_admission=0.05",
+        "hospital.initial_admission_hazard_per_year=0.01",
+        *NO_EFFECTS,
+        "arms=[duty]",
+    )
+    row = summarise(StaffingModel(cfg, "duty", 0).run())
+    assert row["census_share_over_2_years"] == pytest.approx((stay - 730) / stay, abs=0.05)
+    assert row["census_share_over_10_years"] == 0
+    assert row["census_mean_stay_years"] * 365 == pytest.approx(stay / 2, rel=0.1)
+    assert row["delayed_share_of_inpatients"] == 0
+    # Little's law: mean inpatients / admissions a year = the stay, once the stock is in steady state.
+    assert row["stay_per_admission_years"] * 365 == pytest.approx(stay, rel=0.15)
