@@ -14,7 +14,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.params import Config, ConfigError, section_keys, validate
+from sim.params import Config, ConfigError, in_free_form, section_keys, validate
 
 #: The project's config folder. Hydra resolves a relative config_path against this module, not the
 #: current directory, so the console script points at the repository's ``conf/`` explicitly; users add
@@ -122,6 +122,8 @@ def unknown_override_keys(args: list[str]) -> list[str]:
         if key.startswith("hydra") or "/" in key or key in NON_MODEL_KEYS:
             continue
         parts = tuple(key.split("."))
+        if in_free_form(parts[:-1]):
+            continue  # keys inside a mapping (a cost line's payer, a sensitivity factor) are checked by validation
         keys = section_keys(parts[:-1])
         if keys is None:
             problems.append(f"  {key} = {value!r}: unknown key ('{'.'.join(parts[:-1])}' is not a config section)")
@@ -158,6 +160,14 @@ def _run(cfg: DictConfig) -> None:
         print(f"Already done with the same config and code, skipped: {out_dir}")
         return
     simulating = time.perf_counter()
+    if config.sensitivity is not None:
+        from sim.sensitivity import run_chunk
+
+        written = run_chunk(config, out_dir, jobs=pool_size(config))
+        now = time.perf_counter()
+        print(f"Sensitivity chunk {config.sensitivity.chunk} of {config.sensitivity.chunks} in {out_dir}")
+        mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating})
+        return
     if config.teams is not None:
         results, written = run_teams(config, out_dir, jobs=pool_size(config))
         simulated = time.perf_counter()
@@ -173,6 +183,21 @@ def _run(cfg: DictConfig) -> None:
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()
     mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": simulated - simulating})
+
+
+def run_nwsim(args: list[str]) -> None:
+    """Run ``nwsim args`` in a child process, as a user would; exit with its code if it fails.
+
+    The commands that drive experiments (``nwsim-validate``, ``nwsim-ablation``, ``nwsim-sensitivity``)
+    use it so each experiment runs exactly as ``uv run nwsim experiment=NAME`` does: validated first,
+    resumable, through any Hydra launcher given among ``args``.
+    """
+    import subprocess
+
+    print("$ nwsim " + " ".join(args), file=sys.stderr, flush=True)
+    code = subprocess.call([sys.executable, "-c", "from sim.cli import main; main()", *args])
+    if code:
+        sys.exit(code)
 
 
 def main() -> None:

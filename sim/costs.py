@@ -161,8 +161,9 @@ def cumulative_by_year(timeseries: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def _mean_ci(values: pd.Series, level: float = 0.95) -> tuple[float, float, float]:
-    x = values.to_numpy(dtype=float)
+def mean_ci(values: pd.Series | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of the finite values and its t interval (NaN bounds with fewer than 2 values)."""
+    x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if x.size == 0:
         return (np.nan, np.nan, np.nan)
@@ -183,9 +184,9 @@ def business_case(runs: pd.DataFrame, timeseries: pd.DataFrame, cfg: Config) -> 
     per_replicate = paired_business_case(runs, cfg)
     by_year = cumulative_by_year(timeseries, cfg) if not timeseries.empty else pd.DataFrame()
     investment = float(per_replicate["investment_gbp"].iloc[0]) if len(per_replicate) else np.nan
-    savings, savings_low, savings_high = _mean_ci(per_replicate["savings_gbp"])
-    npv, npv_low, npv_high = _mean_ci(per_replicate["npv_gbp"])
-    roi, roi_low, roi_high = _mean_ci(per_replicate["roi_per_gbp"])
+    savings, savings_low, savings_high = mean_ci(per_replicate["savings_gbp"])
+    npv, npv_low, npv_high = mean_ci(per_replicate["npv_gbp"])
+    roi, roi_low, roi_high = mean_ci(per_replicate["roi_per_gbp"])
     council = float(per_replicate["savings_council_gbp"].mean()) if len(per_replicate) else np.nan
     cashable = float(per_replicate["cashable_savings_gbp"].mean()) if len(per_replicate) else np.nan
     breakeven = None

@@ -76,31 +76,37 @@ def _os_threads() -> int:
         return 0
 
 
-def run_experiment(cfg: Config, jobs: int | None = None, progress: bool = True) -> Results:
-    """Every arm x every replicate of ``cfg``, in ``jobs`` processes (default: ``cfg.jobs``, else all cores)."""
-    tasks = [(arm, rep) for rep in range(cfg.replicates) for arm in cfg.arms]
-    n_jobs = min(jobs or cfg.jobs or os.cpu_count() or 1, len(tasks))
-    rows: list[dict] = []
-    series: list[pd.DataFrame] = []
-    bar = dict(total=len(tasks), desc=f"{len(tasks)} runs", unit="run", disable=not progress, file=sys.stderr)
+def run_many(
+    tasks: list[tuple[Config, str, int]], jobs: int, progress: bool = True, desc: str | None = None
+) -> list[tuple[dict, pd.DataFrame]]:
+    """Simulate ``(config, arm, replicate)`` tasks in ``jobs`` processes; results (row, monthly) in task order."""
+    n_jobs = max(1, min(jobs, len(tasks)))
+    results: list[tuple[dict, pd.DataFrame] | None] = [None] * len(tasks)
+    bar = dict(total=len(tasks), desc=desc or f"{len(tasks)} runs", unit="run", disable=not progress, file=sys.stderr)
     if n_jobs == 1:
         with tqdm(**bar) as pbar:
-            for arm, rep in tasks:
-                row, month = run_one(cfg, arm, rep)
-                rows.append(row)
-                series.append(month)
+            for i, task in enumerate(tasks):
+                results[i] = run_one(*task)
                 pbar.update()
     else:
+        # The pool forks its workers at the first submit, before the progress bar starts its monitor thread.
         with ProcessPoolExecutor(max_workers=n_jobs, mp_context=_pool_context()) as pool:
-            futures = [pool.submit(run_one, cfg, arm, rep) for arm, rep in tasks]
+            futures = {pool.submit(run_one, *task): i for i, task in enumerate(tasks)}
             with tqdm(**bar) as pbar:
                 for future in as_completed(futures):
-                    row, month = future.result()
-                    rows.append(row)
-                    series.append(month)
+                    results[futures[future]] = future.result()
                     pbar.update()
-    runs = pd.DataFrame(rows).sort_values(["replicate", "arm"], kind="stable").reset_index(drop=True)
-    timeseries = pd.concat(series).sort_values(["arm", "replicate", "month"], kind="stable").reset_index(drop=True)
+    return results  # type: ignore[return-value]
+
+
+def run_experiment(cfg: Config, jobs: int | None = None, progress: bool = True) -> Results:
+    """Every arm x every replicate of ``cfg``, in ``jobs`` processes (default: ``cfg.jobs``, else all cores)."""
+    tasks = [(cfg, arm, rep) for rep in range(cfg.replicates) for arm in cfg.arms]
+    done = run_many(tasks, jobs or cfg.jobs or os.cpu_count() or 1, progress)
+    runs = pd.DataFrame([row for row, _ in done])
+    runs = runs.sort_values(["replicate", "arm"], kind="stable").reset_index(drop=True)
+    timeseries = pd.concat([month for _, month in done])
+    timeseries = timeseries.sort_values(["arm", "replicate", "month"], kind="stable").reset_index(drop=True)
     comparison = compare(runs) if {"duty", "named"} <= set(cfg.arms) else None
     return Results(runs, timeseries, comparison)
 

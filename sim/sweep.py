@@ -196,13 +196,25 @@ def heatmaps(summary: pd.DataFrame, swept: list[str], out_dir: Path) -> list[Pat
 
 
 def aggregate(sweep_dir: Path) -> list[Path]:
-    """Write ``sweep_summary.csv``/``.parquet`` and the heatmaps for every finished job of a sweep."""
+    """Summarise every finished job of a sweep: ``sweep_summary.csv``/``.parquet`` and heatmaps.
+
+    A sensitivity sweep (``experiments/sensitivity.yaml``) gets its indices instead, and an ablation
+    sweep (``experiments/ablation.yaml``) gets its ablation table as well.
+    """
     sweep_dir = Path(sweep_dir)
+    from sim import sensitivity
+
+    if sensitivity.is_sensitivity_sweep(sweep_dir):
+        return sensitivity.write_analysis(sweep_dir)
     summary, swept = collect(sweep_dir)
     written = [sweep_dir / f"{SUMMARY}.csv", sweep_dir / f"{SUMMARY}.parquet"]
     write_atomic(written[0], lambda p: summary.to_csv(p, index=False))
     write_atomic(written[1], lambda p: summary.to_parquet(p, index=False))
     written += heatmaps(summary, swept, sweep_dir)
+    if "ablation" in summary.columns:
+        from sim.ablation import write_ablation
+
+        written += write_ablation(sweep_dir)
     return written
 
 
@@ -217,7 +229,7 @@ class AggregateOnEnd(Callback):
         except Exception as exc:  # Hydra would only warn; say plainly what to run instead
             print(f"nwsim: sweep not aggregated ({exc}); rerun: uv run nwsim-aggregate {sweep_dir}", file=sys.stderr)
             return
-        print(f"Sweep summary: {written[0]} ({len(written) - 2} heatmaps)")
+        print(f"Sweep summarised in {sweep_dir}: {', '.join(path.name for path in written)}")
 
 
 def main(argv: list[str] | None = None) -> None:

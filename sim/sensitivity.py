@@ -1,0 +1,538 @@
+"""Global sensitivity analysis with SALib: Morris screening, then Sobol indices (``nwsim-sensitivity``).
+
+A sensitivity sweep (``experiments/sensitivity.yaml``) is a Hydra multirun over ``sensitivity.chunk``:
+every job rebuilds the same sample from the seed, runs every ``chunks``-th point of it (both arms,
+``replicates`` paired replicates each, common random numbers across points too) and writes
+``points.parquet``. So the sample runs through any launcher, a killed sweep resumes by chunk, and the
+analysis (at the end of the sweep, or ``nwsim-aggregate``) reads the points back in sample order.
+
+Outputs per point are paired: the difference named - duty in admissions per 100 person-years and in
+total cost, and the return per £1 invested (``sim.costs.paired_business_case``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim.params import Config, Sensitivity, with_values
+from sim.runner import run_many, write_atomic
+from sim.sweep import AggregationError, code_key, job_dirs
+
+#: Outputs analysed: column in points.parquet -> plain label.
+OUTPUTS = {
+    "admissions": "Admissions per 100 person-years, named - duty",
+    "cost": "Total cost (GBP, present value), named - duty",
+    "roi": "Return per £1 invested",
+}
+POINTS = "points.parquet"
+RECORD = "sensitivity.json"
+#: Bootstrap resamples for SALib's confidence intervals.
+RESAMPLES = 1000
+
+#: Evaluates sample points: (base config, factor names, rows of factor values) -> one row of OUTPUTS per point.
+Evaluator = Callable[[Config, list[str], np.ndarray], pd.DataFrame]
+
+
+def problem(sens: Sensitivity) -> dict:
+    """The SALib problem of ``sens``: every factor for Morris, the Sobol factors for Sobol."""
+    names = list(sens.factors) if sens.method == "morris" else list(sens.sobol_factors)
+    return {"num_vars": len(names), "names": names, "bounds": [list(sens.factors[n]) for n in names]}
+
+
+def make_sample(sens: Sensitivity, seed: int) -> np.ndarray:
+    """The whole sample (one row per point), the same in every job for the same settings and seed."""
+    from SALib.sample import morris, sobol
+
+    spec = problem(sens)
+    if sens.method == "morris":
+        return morris.sample(spec, N=sens.trajectories, num_levels=sens.levels, seed=seed)
+    return sobol.sample(spec, N=sens.samples, calc_second_order=False, scramble=True, seed=seed)
+
+
+def chunk_points(n_points: int, chunk: int, chunks: int) -> np.ndarray:
+    """Point numbers of one chunk: every ``chunks``-th point from ``chunk`` (so chunks take similar time)."""
+    return np.arange(chunk, n_points, chunks)
+
+
+def simulate_points(
+    cfg: Config, names: list[str], values: np.ndarray, jobs: int = 1, progress: bool = True
+) -> pd.DataFrame:
+    """Run each point (both arms, ``cfg.replicates`` paired replicates) and return its paired outputs."""
+    from sim.costs import paired_business_case
+
+    configs = [with_values(cfg, dict(zip(names, row, strict=True))) for row in values]
+    tasks = [(c, arm, rep) for c in configs for rep in range(cfg.replicates) for arm in ("duty", "named")]
+    done = run_many(tasks, jobs, progress, desc=f"{len(configs)} points, {len(tasks)} runs")
+    per_point = 2 * cfg.replicates
+    rows = []
+    for i, point_cfg in enumerate(configs):
+        runs = pd.DataFrame([row for row, _ in done[i * per_point : (i + 1) * per_point]])
+        wide = runs.pivot(index="replicate", columns="arm")
+        case = paired_business_case(runs, point_cfg)
+        rows.append(
+            {
+                "admissions": float(
+                    (
+                        wide[("admissions_per_100_person_years", "named")]
+                        - wide[("admissions_per_100_person_years", "duty")]
+                    ).mean()
+                ),
+                "cost": float((wide[("cost_total_gbp", "named")] - wide[("cost_total_gbp", "duty")]).mean()),
+                "roi": float(case["roi_per_gbp"].mean()),
+                "duty_admissions": float(wide[("admissions_per_100_person_years", "duty")].mean()),
+                "named_upc": float(wide[("upc", "named")].mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_chunk(
+    cfg: Config, out_dir: Path, jobs: int = 1, progress: bool = True, evaluate: Evaluator | None = None
+) -> list[Path]:
+    """Evaluate this job's chunk of the sample; write ``points.parquet`` and ``sensitivity.json`` atomically."""
+    sens = cfg.sensitivity
+    assert sens is not None
+    sample = make_sample(sens, cfg.seed)
+    points = chunk_points(len(sample), sens.chunk, sens.chunks)
+    names = problem(sens)["names"]
+    if evaluate is None:
+        outputs = simulate_points(cfg, names, sample[points], jobs, progress)
+    else:
+        outputs = evaluate(cfg, names, sample[points])
+    table = pd.DataFrame(sample[points], columns=names)
+    table.insert(0, "point", points)
+    table = pd.concat([table, outputs.reset_index(drop=True)], axis=1)
+    record = {
+        "method": sens.method,
+        "names": names,
+        "bounds": problem(sens)["bounds"],
+        "seed": cfg.seed,
+        "levels": sens.levels,
+        "trajectories": sens.trajectories,
+        "samples": sens.samples,
+        "n_points": len(sample),
+        "chunk": sens.chunk,
+        "chunks": sens.chunks,
+        "replicates": cfg.replicates,
+        "code": code_key(),
+    }
+    out_dir = Path(out_dir)
+    write_atomic(out_dir / POINTS, lambda p: table.to_parquet(p, index=False))
+    write_atomic(out_dir / RECORD, lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
+    return [out_dir / POINTS, out_dir / RECORD]
+
+
+# Analysis --------------------------------------------------------------------------------------
+
+
+def is_sensitivity_sweep(sweep_dir: Path) -> bool:
+    """Whether a sweep folder holds sensitivity chunks."""
+    return any((job / RECORD).exists() for job in job_dirs(sweep_dir))
+
+
+def collect(sweep_dir: Path) -> tuple[dict, pd.DataFrame]:
+    """Every point of a finished sensitivity sweep in sample order, with the settings they share.
+
+    Raises:
+        AggregationError: chunks missing, or chunks of different settings in one folder.
+    """
+    records, tables = [], []
+    for job in job_dirs(sweep_dir):
+        if (job / RECORD).exists() and (job / POINTS).exists():
+            records.append(json.loads((job / RECORD).read_text()))
+            tables.append(pd.read_parquet(job / POINTS))
+    if not records:
+        raise AggregationError(f"no finished sensitivity chunk under {sweep_dir}")
+    shared = {k: v for k, v in records[0].items() if k != "chunk"}
+    for record in records[1:]:
+        if {k: v for k, v in record.items() if k != "chunk"} != shared:
+            raise AggregationError(
+                f"chunks under {sweep_dir} come from different settings, seeds or code; "
+                "rerun the sweep into an empty folder (or with resume=false)"
+            )
+    missing = sorted(set(range(shared["chunks"])) - {r["chunk"] for r in records})
+    if missing:
+        raise AggregationError(
+            f"{len(missing)} of {shared['chunks']} chunks under {sweep_dir} have not finished "
+            f"({', '.join(map(str, missing[:10]))}{'...' if len(missing) > 10 else ''}); rerun the same command"
+        )
+    points = pd.concat(tables).sort_values("point").reset_index(drop=True)
+    if len(points) != shared["n_points"] or not np.array_equal(points["point"], np.arange(shared["n_points"])):
+        raise AggregationError(f"the chunks under {sweep_dir} do not make up the whole sample")
+    return shared, points
+
+
+def analyse(record: dict, points: pd.DataFrame) -> pd.DataFrame:
+    """SALib indices of every output: Morris mu*, mu, sigma; Sobol S1 and ST; each with a 95% interval and a rank.
+
+    ``rank`` 1 is the most influential factor of that output (by mu* for Morris, ST for Sobol).
+    """
+    from SALib.analyze import morris, sobol
+
+    spec = {"num_vars": len(record["names"]), "names": record["names"], "bounds": record["bounds"]}
+    x = points[record["names"]].to_numpy(dtype=float)
+    frames = []
+    for output in OUTPUTS:
+        y = points[output].to_numpy(dtype=float)
+        if not np.isfinite(y).all():
+            raise AggregationError(f"output {output} is undefined at {int((~np.isfinite(y)).sum())} points")
+        if record["method"] == "morris":
+            result = morris.analyze(
+                spec, x, y, num_levels=record["levels"], num_resamples=RESAMPLES, conf_level=0.95, seed=record["seed"]
+            )
+            frame = pd.DataFrame(
+                {
+                    "factor": record["names"],
+                    "mu_star": result["mu_star"],
+                    "mu_star_conf": result["mu_star_conf"],
+                    "mu": result["mu"],
+                    "sigma": result["sigma"],
+                }
+            )
+            key = "mu_star"
+        else:
+            result = sobol.analyze(
+                spec, y, calc_second_order=False, num_resamples=RESAMPLES, conf_level=0.95, seed=record["seed"]
+            )
+            frame = pd.DataFrame(
+                {
+                    "factor": record["names"],
+                    "S1": result["S1"],
+                    "S1_conf": result["S1_conf"],
+                    "ST": result["ST"],
+                    "ST_conf": result["ST_conf"],
+                }
+            )
+            key = "ST"
+        frame.insert(0, "output", output)
+        frame["rank"] = frame[key].rank(ascending=False, method="min").astype(int)
+        frames.append(frame.sort_values("rank", kind="stable"))
+    table = pd.concat(frames, ignore_index=True)
+    table["method"] = record["method"]
+    table["seed"] = record["seed"]
+    return table
+
+
+def figure(table: pd.DataFrame, title: str, top: int = 15) -> object:
+    """Horizontal bars per output: Morris mu* (with interval) or Sobol ST and S1, the ``top`` factors."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outputs = list(dict.fromkeys(table["output"]))
+    fig, axes = plt.subplots(1, len(outputs), figsize=(5.2 * len(outputs), 0.32 * top + 1.8))
+    axes = np.atleast_1d(axes)
+    for ax, output in zip(axes, outputs, strict=True):
+        part = table[table["output"] == output].sort_values("rank").head(top)
+        y = np.arange(len(part))
+        if "mu_star" in part and part["mu_star"].notna().all():
+            ax.barh(y, part["mu_star"], xerr=part["mu_star_conf"], color="#2b8cbe", ecolor="black")
+            ax.set_xlabel("mu* (mean |elementary effect| over the range)")
+        else:
+            ax.barh(y - 0.2, part["ST"], 0.4, xerr=part["ST_conf"], color="#2b8cbe", ecolor="black", label="ST (total)")
+            ax.barh(
+                y + 0.2,
+                part["S1"],
+                0.4,
+                xerr=part["S1_conf"],
+                color="#a6bddb",
+                ecolor="black",
+                label="S1 (first order)",
+            )
+            ax.set_xlabel("share of output variance")
+            ax.legend(frameon=False, fontsize="small")
+        ax.set_yticks(y, part["factor"], fontsize=8)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_title(OUTPUTS[output], fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_analysis(sweep_dir: Path) -> list[Path]:
+    """Write ``sensitivity.csv`` and ``sensitivity.png`` for a finished sensitivity sweep."""
+    import matplotlib.pyplot as plt
+
+    sweep_dir = Path(sweep_dir)
+    record, points = collect(sweep_dir)
+    table = analyse(record, points)
+    csv, png = sweep_dir / "sensitivity.csv", sweep_dir / "sensitivity.png"
+    write_atomic(csv, lambda p: table.to_csv(p, index=False))
+    fig = figure(table, f"{record['method'].capitalize()}, seed {record['seed']}, {record['n_points']} points")
+    write_atomic(png, lambda p: fig.savefig(p, dpi=110, format="png"))  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    return [csv, png]
+
+
+# Stability and the docs page --------------------------------------------------------------------
+
+
+def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.DataFrame:
+    """Per output, how well two analyses (two seeds) agree: Spearman correlation of the index, shared top factors."""
+    from scipy.stats import spearmanr
+
+    key = "mu_star" if "mu_star" in first and first["mu_star"].notna().any() else "ST"
+    rows = []
+    for output in OUTPUTS:
+        a = first[first["output"] == output].set_index("factor")
+        b = second[second["output"] == output].set_index("factor").loc[a.index]
+        rho = float(spearmanr(a[key], b[key]).statistic) if len(a) > 2 else np.nan
+        top_a = set(a.sort_values("rank").index[:top])
+        top_b = set(b.sort_values("rank").index[:top])
+        rows.append(
+            {
+                "output": output,
+                "spearman": rho,
+                "top": top,
+                "top_shared": len(top_a & top_b),
+                "same_first": a.sort_values("rank").index[0] == b.sort_values("rank").index[0],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def choose_sobol_factors(analyses: list[pd.DataFrame], per_output: int) -> list[str]:
+    """The factors that matter: the ``per_output`` highest mean normalised mu* of each output, over every seed."""
+    table = pd.concat(analyses)
+    table["share"] = table["mu_star"] / table.groupby(["seed", "output"])["mu_star"].transform("max")
+    mean = table.groupby(["output", "factor"])["share"].mean().reset_index()
+    chosen: list[str] = []
+    for _, part in mean.groupby("output", sort=False):
+        for factor in part.sort_values("share", ascending=False)["factor"].head(per_output):
+            if factor not in chosen:
+                chosen.append(factor)
+    return chosen
+
+
+def _fmt(value: float, output: str) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    if output == "cost":
+        return f"£{value / 1e3:,.0f}k"
+    return f"{value:.3f}"
+
+
+def render_markdown(
+    morris: list[pd.DataFrame],
+    sobol: list[pd.DataFrame],
+    records: dict[str, dict],
+    factors: dict[str, tuple[float, float]],
+    figures: dict[str, str],
+    top: int,
+) -> str:
+    """docs/sensitivity.md: the set-up, Morris ranks for two seeds and their agreement, Sobol indices likewise."""
+    m_rec, s_rec = records["morris"], records.get("sobol")
+    out = [
+        "# Sensitivity analysis",
+        "",
+        f"Made by `uv run nwsim-sensitivity` on {time.strftime('%Y-%m-%d')} (model code {m_rec['code']}). "
+        "Rerun it to regenerate this page; the sweeps it runs resume where they stopped.",
+        "",
+        "**Question.** Which uncertain inputs and which named-worker mechanisms drive the model's answers:",
+        "the paired difference (named - duty) in hospital admissions per 100 person-years, in total cost",
+        "(present value over the horizon) and the return per £1 invested?",
+        "",
+        "**How.** Two stages with [SALib](https://salib.readthedocs.io): Morris elementary-effects",
+        f"screening of all {len(factors)} factors below (every effect size and every uncertain input with a",
+        "sensitivity range in [parameters.md](parameters.md), varied uniformly over that range), then Sobol",
+        "variance indices (Saltelli sampling, first-order S1 and total ST) for the few factors that matter",
+        "most. Each sample point runs the default team (`conf/`) under both arms with"
+        f" {m_rec['replicates']} paired replicate(s) per point, and every point uses the same seeds (common",
+        "random numbers across points as well as arms), so differences between points are differences of",
+        "inputs, not of luck. Each stage runs with two seeds (a different sample and different random",
+        "numbers); rankings that agree between the seeds are stable.",
+        "",
+        "| stage | design | points per seed | seeds |",
+        "|---|---|---|---|",
+        f"| Morris | {m_rec['trajectories']} trajectories, {m_rec['levels']} levels, {len(m_rec['names'])} factors "
+        f"| {m_rec['n_points']} | {', '.join(str(a['seed'].iloc[0]) for a in morris)} |",
+    ]
+    if s_rec:
+        out.append(
+            f"| Sobol | N = {s_rec['samples']} (Saltelli, no second order), {len(s_rec['names'])} factors "
+            f"| {s_rec['n_points']} | {', '.join(str(a['seed'].iloc[0]) for a in sobol)} |"
+        )
+    out += ["", "## Morris screening", ""]
+    if "morris" in figures:
+        out += [f"![Morris mu* per output, first seed]({figures['morris']})", ""]
+    agreement = rank_agreement(morris[0], morris[1], top) if len(morris) > 1 else None
+    if agreement is not None:
+        out += [
+            f"**Stability.** Between the two seeds, per output: Spearman rank correlation of mu* over all factors,"
+            f" and how many of the top {top} factors are shared.",
+            "",
+            "| output | Spearman rho | top factors shared | same most influential |",
+            "|---|---|---|---|",
+        ]
+        for _, r in agreement.iterrows():
+            out.append(
+                f"| {OUTPUTS[r.output]} | {r.spearman:.2f} | {r.top_shared} of {r.top} "
+                f"| {'yes' if r.same_first else 'no'} |"
+            )
+        out.append("")
+    for output, label in OUTPUTS.items():
+        parts = [a[a["output"] == output].set_index("factor") for a in morris]
+        first = parts[0].sort_values("rank")
+        out += [
+            f"### {label}",
+            "",
+            "| rank | factor | range | "
+            + " | ".join(f"mu* (95% CI), seed {a['seed'].iloc[0]} | rank" for a in morris)
+            + " |",
+            "|---|---|---|" + "---|---|" * len(morris),
+        ]
+        for factor, r in first.head(top).iterrows():
+            cells = []
+            for part in parts:
+                p = part.loc[factor]
+                cells.append(f"{_fmt(p.mu_star, output)} (± {_fmt(p.mu_star_conf, output)}) | {int(p['rank'])}")
+            low, high = factors[factor]
+            out.append(f"| {int(r['rank'])} | `{factor}` | {low:g} - {high:g} | " + " | ".join(cells) + " |")
+        out.append("")
+    if sobol:
+        out += ["## Sobol indices", ""]
+        out += [
+            f"Factors: {', '.join(f'`{f}`' for f in sobol[0]['factor'].unique())} (the most influential by",
+            "Morris mu* for each output, averaged over the seeds); every other input stays at its default.",
+            "S1 is the share of output variance due to the factor alone, ST the share including its",
+            "interactions; ST well above S1 means the factor acts through interactions.",
+            "",
+        ]
+        if "sobol" in figures:
+            out += [f"![Sobol indices per output, first seed]({figures['sobol']})", ""]
+        s_agree = rank_agreement(sobol[0], sobol[1], min(3, sobol[0]["factor"].nunique())) if len(sobol) > 1 else None
+        if s_agree is not None:
+            out += [
+                "**Stability.** Spearman rank correlation of ST between the two seeds, per output: "
+                + "; ".join(f"{OUTPUTS[r.output]}: {r.spearman:.2f}" for _, r in s_agree.iterrows())
+                + ".",
+                "",
+            ]
+        for output, label in OUTPUTS.items():
+            parts = [a[a["output"] == output].set_index("factor") for a in sobol]
+            first = parts[0].sort_values("rank")
+            out += [
+                f"### {label}",
+                "",
+                "| factor | "
+                + " | ".join(f"S1, seed {a['seed'].iloc[0]} | ST, seed {a['seed'].iloc[0]}" for a in sobol)
+                + " |",
+                "|---|" + "---|---|" * len(sobol),
+            ]
+            for factor in first.index:
+                cells = [
+                    f"{p.at[factor, 'S1']:.2f} ± {p.at[factor, 'S1_conf']:.2f} "
+                    f"| {p.at[factor, 'ST']:.2f} ± {p.at[factor, 'ST_conf']:.2f}"
+                    for p in parts
+                ]
+                out.append(f"| `{factor}` | " + " | ".join(cells) + " |")
+            out.append("")
+    out += [
+        "## All factors and ranges",
+        "",
+        "Ranges are the sensitivity ranges of [parameters.md](parameters.md) (`experiments/sensitivity.yaml`).",
+        "",
+        "| factor | low | high |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{name}` | {low:g} | {high:g} |" for name, (low, high) in factors.items()]
+    return "\n".join(out) + "\n"
+
+
+def _sweep_dir(base: Path, method: str, seed: int) -> Path:
+    return base / f"{method}_seed{seed}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script ``nwsim-sensitivity``: Morris then Sobol, two seeds each (resumable), and docs/sensitivity.md."""
+    from sim.cli import run_nwsim
+
+    parser = argparse.ArgumentParser(prog="nwsim-sensitivity", description=main.__doc__)
+    parser.add_argument("--seeds", type=int, nargs=2, default=[1, 2], help="the two seeds whose rankings must agree")
+    parser.add_argument(
+        "--per-output", type=int, default=2, help="Sobol stage: the top factors of each output by Morris"
+    )
+    parser.add_argument("--top", type=int, default=10, help="factors listed per output, and compared between seeds")
+    parser.add_argument("--sweeps", type=Path, default=Path("multirun/sensitivity"), help="folder of the sweeps")
+    parser.add_argument("--docs", type=Path, default=Path("docs"), help="where sensitivity.md and figures/ go")
+    parser.add_argument("--skip-run", action="store_true", help="only rebuild the page from finished sweeps")
+    parser.add_argument("--morris-only", action="store_true", help="stop after the Morris stage")
+    parser.add_argument("overrides", nargs="*", help="nwsim overrides, e.g. hydra/launcher=joblib")
+    args = parser.parse_args(argv)
+    base = args.sweeps.resolve()
+    try:
+        morris: list[pd.DataFrame] = []
+        records: dict[str, dict] = {}
+        for seed in args.seeds:
+            sweep = _sweep_dir(base, "morris", seed)
+            if not args.skip_run:
+                run_nwsim(["experiment=sensitivity", f"seed={seed}", "sensitivity.method=morris",
+                           f"hydra.sweep.dir={sweep}", *args.overrides])  # fmt: skip
+            records["morris"], points = collect(sweep)
+            morris.append(analyse(records["morris"], points))
+        sobol: list[pd.DataFrame] = []
+        if not args.morris_only:
+            chosen = choose_sobol_factors(morris, args.per_output)
+            for seed in args.seeds:
+                sweep = _sweep_dir(base, "sobol", seed)
+                if not args.skip_run:
+                    run_nwsim(["experiment=sensitivity", f"seed={seed}", "sensitivity.method=sobol",
+                               f"sensitivity.sobol_factors=[{','.join(chosen)}]", f"hydra.sweep.dir={sweep}",
+                               *args.overrides])  # fmt: skip
+                records["sobol"], points = collect(sweep)
+                sobol.append(analyse(records["sobol"], points))
+        factors = _factors(base, args.seeds[0])
+        written = _write_docs(morris, sobol, records, factors, args.docs, args.top)
+    except AggregationError as exc:
+        print(f"nwsim-sensitivity: {exc}", file=sys.stderr)
+        sys.exit(1)
+    for path in written:
+        print(path)
+
+
+def _factors(base: Path, seed: int) -> dict[str, tuple[float, float]]:
+    """The factor ranges of the Morris sweep, from a job's saved config."""
+    job = job_dirs(_sweep_dir(base, "morris", seed))[0]
+    config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+    return {k: tuple(v) for k, v in config["sensitivity"]["factors"].items()}
+
+
+def _write_docs(
+    morris: list[pd.DataFrame],
+    sobol: list[pd.DataFrame],
+    records: dict[str, dict],
+    factors: dict[str, tuple[float, float]],
+    docs: Path,
+    top: int,
+) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    written, figures = [], {}
+    for name, analyses in (("morris", morris), ("sobol", sobol)):
+        if not analyses:
+            continue
+        path = docs / "figures" / f"sensitivity_{name}.png"
+        title = f"{name.capitalize()}, seed {analyses[0]['seed'].iloc[0]}"
+        fig = figure(analyses[0], title, top=top)
+        write_atomic(path, lambda p, fig=fig: fig.savefig(p, dpi=110, format="png"))
+        plt.close(fig)  # type: ignore[arg-type]
+        figures[name] = str(path.relative_to(docs))
+        written.append(path)
+        table = docs / f"sensitivity_{name}.csv"
+        write_atomic(table, lambda p, a=analyses: pd.concat(a).to_csv(p, index=False))
+        written.append(table)
+    text = render_markdown(morris, sobol, records, factors, figures, top)
+    write_atomic(docs / "sensitivity.md", lambda p: p.write_text(text))
+    return [docs / "sensitivity.md", *written]

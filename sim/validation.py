@@ -1,0 +1,343 @@
+"""Validation: the duty baseline and a pilot-like scenario set against published figures (``nwsim-validate``).
+
+Each published figure is one of three kinds, and the table says which:
+
+- **input**: the model is given this figure (or a value derived from it) directly; reproducing it checks
+  the code and the feedbacks on top of it, not the model;
+- **calibration**: a parameter was derived or tuned so that the model reaches it; agreement is by
+  construction, disagreement shows the model's structure cannot reach it;
+- **validation**: no parameter was set from it; agreement is evidence that the model behaves like the
+  system, disagreement is a finding.
+
+A simulated figure *agrees* when its mean over replicates lies in the published range; for a single
+published number, when that number lies in the simulated 95% interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.costs import mean_ci
+from sim.runner import write_atomic
+from sim.sweep import code_key
+
+ROLES = ("input", "calibration", "validation")
+#: Bootstrap resamples for intervals of ratios of means.
+BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class Target:
+    """A published figure and the simulated metric it is set against."""
+
+    metric: str  # a runs.csv column (baseline) or a business_case.csv column (pilot)
+    label: str
+    low: float
+    high: float
+    role: str  # one of ROLES
+    parameters: str  # the config values set from it ("" for validation targets)
+    source: str
+    scenario: str = "baseline"  # "baseline" (duty arm) or "pilot" (paired, business case)
+
+
+#: Published figures (sources.md, by section). Their numbers are measurements of England, not model inputs.
+TARGETS = (
+    Target(
+        "turnover_per_year", "Social worker turnover (leavers per head per year)", 0.136, 0.16, "input",
+        "workforce.turnover_per_year",
+        "Skills for Care via Community Care, 2022 and 2017: 13.6% (2019/20) to 16% (2016), adults' services (§2.1)",
+    ),
+    Target(
+        "vacancy_frac", "Vacancy rate (share of posts without a permanent holder)", 0.075, 0.11, "calibration",
+        "workforce.recruitment_lag_days",
+        "Community Care 2022 and 2024 (Skills for Care): 7.5% (2020) to 10.5% (2023), 11% (2016) (§2.1)",
+    ),
+    Target(
+        "agency_frac", "Agency share of posts", 0.09, 0.10, "calibration", "workforce.agency_cover_frac",
+        "Community Care, Feb 2024: agency social workers 9% (2022) to 10% (2023) of adults' services (§2.1)",
+    ),
+    Target(
+        "first_admissions_per_100_person_years", "First hospital admissions per 100 person-years", 0.3, 0.5,
+        "calibration", "crisis.p_admission",
+        "derived: NHS Digital Assuring Transformation, 40-60 first admissions a month / ~154,000 adults with a "
+        "learning disability supported by councils (§4.4; an upper bound, most inpatients are autistic)",
+    ),
+    Target(
+        "readmission_share", "Readmissions within a year (share of admissions)", 0.21, 0.26, "calibration",
+        "hospital.readmission_multiplier, hospital.readmission_crisis_multiplier",
+        "NHS Digital Assuring Transformation: 15 of 70 admissions (Apr 2022), 30 of 115 (May 2025) (§4.1, §4.4)",
+    ),
+    Target(
+        "census_share_over_2_years", "Inpatients in hospital over 2 years (share on a census day)", 0.50, 0.62,
+        "calibration", "hospital.stay_sigma",
+        "NHS Digital Assuring Transformation: 62% (May 2017), 57% (Apr 2022), half (May 2025) (§4.1)",
+    ),
+    Target(
+        "stay_per_admission_years", "Stay per admission by Little's law (years)", 1.5, 3.1, "input",
+        "hospital.stay_mean_days",
+        "derived: AT inpatient stock 2,000-2,050 / admissions 55-115 a month (§4.4); simulated the same way: "
+        "mean inpatients / admissions a year",
+    ),
+    Target(
+        "census_share_over_10_years", "Inpatients in hospital over 10 years (share on a census day)", 0.06, 0.18,
+        "validation", "",
+        "HSCIC, Mar 2015: 6%; NHS Digital Assuring Transformation, Apr 2022: 18% (§4.1)",
+    ),
+    Target(
+        "census_mean_stay_years", "Inpatients' mean time in hospital so far (years, census)", 4.6, 5.4,
+        "validation", "",
+        "Challenging Behaviour Foundation on NHS data, Nov 2019: 5.4; The Independent, Mar 2024: 4.9 (1,771 days); "
+        "Aug 2025: 4.6 (§4.1)",
+    ),
+    Target(
+        "inpatients_per_1000_people", "Inpatients per 1,000 adults supported", 9.0, 13.0, "validation", "",
+        "derived: AT stock 2,000-2,050 / 154,300 adults with a learning disability supported by councils = 13 per "
+        "1,000; 1,390 inpatients with a learning disability (Apr 2021) = 9 per 1,000 (§4.1, §4.3)",
+    ),
+    Target(
+        "delayed_share_of_inpatients", "Inpatients whose discharge is delayed (share)", 0.06, 0.064, "validation", "",
+        "Challenging Behaviour Foundation on NHS data, Nov 2019: 140 of 2,190 (6.4%); MHSDS, Jan 2022: 6% (§4.1)",
+    ),
+    Target(
+        "roi_per_gbp", "Return per £1 invested, pilot-like scenario", 5.14, 5.14, "validation", "",
+        "Named social worker pilot, SCIE and Innovation Unit via BASW 2025: £5.14 anticipated per £1, method "
+        "unpublished [S] (§0, §1)",
+        scenario="pilot",
+    ),
+    Target(
+        "council_share_of_savings", "Council's share of the savings, pilot-like scenario", 0.89, 0.89, "validation",
+        "", "Named social worker pilot via BASW 2025: 89% of savings to councils [S] (§1)", scenario="pilot",
+    ),
+)  # fmt: skip
+
+
+def ratio_of_means_ci(
+    numerator: np.ndarray, denominator: np.ndarray, level: float = 0.95
+) -> tuple[float, float, float]:
+    """sum(numerator) / sum(denominator) with a bootstrap interval over replicates (pairs resampled together)."""
+    from sim.streams import Streams
+
+    ratio = float(numerator.sum() / denominator.sum())
+    rng = Streams(0, 0).generator("validation/bootstrap")
+    picks = rng.integers(0, numerator.size, size=(BOOTSTRAP, numerator.size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        draws = numerator[picks].sum(axis=1) / denominator[picks].sum(axis=1)
+    low, high = np.nanquantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return ratio, float(low), float(high)
+
+
+def _simulated(target: Target, baseline: pd.DataFrame, pilot: pd.DataFrame) -> tuple[float, float, float, int]:
+    """Mean, 95% interval and replicates of a target's metric: duty arm of the baseline, or the pilot's paired case."""
+    if target.scenario == "pilot":
+        if target.metric == "council_share_of_savings":  # a share of the mean savings, as the pilot reports it
+            council, total = (pilot[c].to_numpy(dtype=float) for c in ("savings_council_gbp", "savings_gbp"))
+            return (*ratio_of_means_ci(council, total), len(pilot))
+        values = pilot[target.metric].to_numpy(dtype=float)
+    else:
+        values = baseline.loc[baseline["arm"] == "duty", target.metric].to_numpy(dtype=float)
+    return (*mean_ci(values), int(np.isfinite(values).sum()))
+
+
+def validation_table(baseline: pd.DataFrame, pilot: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per published figure: its range, source and role, the simulated mean and 95% interval, agreement.
+
+    Args:
+        baseline: runs.csv of the duty baseline (``experiments/validation.yaml``).
+        pilot: business_case.csv of the pilot-like scenario (``experiments/pilot.yaml``), or None to leave
+            its rows out.
+    """
+    rows = []
+    for target in TARGETS:
+        if target.scenario == "pilot" and pilot is None:
+            continue
+        mean, low, high, n = _simulated(target, baseline, pilot if pilot is not None else pd.DataFrame())
+        if target.low == target.high:
+            agrees = bool(np.isfinite(low) and low <= target.low <= high)
+        else:
+            agrees = bool(target.low <= mean <= target.high)
+        rows.append(
+            {
+                "quantity": target.label,
+                "metric": target.metric,
+                "scenario": target.scenario,
+                "role": target.role,
+                "parameters": target.parameters,
+                "published_low": target.low,
+                "published_high": target.high,
+                "simulated_mean": mean,
+                "simulated_ci_low": low,
+                "simulated_ci_high": high,
+                "n": n,
+                "agrees": agrees,
+                "source": target.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _number(value: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def _published(row: pd.Series) -> str:
+    if row.published_low == row.published_high:
+        return _number(row.published_low)
+    return f"{_number(row.published_low)} - {_number(row.published_high)}"
+
+
+def _simulated_text(row: pd.Series) -> str:
+    if np.isfinite(row.simulated_ci_low):
+        return f"{_number(row.simulated_mean)} ({_number(row.simulated_ci_low)} - {_number(row.simulated_ci_high)})"
+    return _number(row.simulated_mean)
+
+
+def render_markdown(table: pd.DataFrame, note: str) -> str:
+    """docs/validation.md: inputs and calibration checks apart from validation targets, each with its source."""
+    out = [
+        "# Validation against published figures",
+        "",
+        note,
+        "",
+        "The duty baseline (the default team under the duty system, `experiments/validation.yaml`) and a",
+        "pilot-like scenario (`experiments/pilot.yaml`, both arms) are set against published figures for",
+        "England. Each figure is of one kind, and they are kept apart:",
+        "",
+        "- **input**: the model is given this figure (or a value derived from it) directly; agreement checks",
+        "  the code and the feedbacks on top of it, not the model;",
+        "- **calibration**: a parameter was derived or tuned so the model reaches the figure; agreement is by",
+        "  construction, disagreement means the model's structure cannot reach it;",
+        "- **validation**: no parameter was set from the figure; agreement is evidence, disagreement a finding.",
+        "",
+        "*Agrees*: the simulated mean over replicates lies in the published range (for a single published",
+        "number: that number lies in the simulated 95% interval). Intervals are 95% t intervals over",
+        "replicates: they measure simulation noise at these inputs, not uncertainty in the inputs (that is",
+        "[sensitivity.md](sensitivity.md)). Sections refer to `sources.md`, which holds each figure's caveats.",
+        "",
+    ]
+    for role, title in (
+        ("input", "Inputs (checks of the code)"),
+        ("calibration", "Calibration targets (checks of the calibration)"),
+        ("validation", "Validation targets (evidence)"),
+    ):
+        part = table[table["role"] == role]
+        if part.empty:
+            continue
+        out += [
+            f"## {title}",
+            "",
+            "| quantity | published | simulated (95% CI) | agrees | set from it | source |",
+            "|---|---|---|---|---|---|",
+        ]
+        for _, row in part.iterrows():
+            params = ", ".join(f"`{p.strip()}`" for p in row.parameters.split(",")) if row.parameters else "nothing"
+            out.append(
+                f"| {row.quantity} | {_published(row)} | {_simulated_text(row)} | {'yes' if row.agrees else '**no**'} "
+                f"| {params} | {row.source} |"
+            )
+        out.append("")
+    misses = table[~table["agrees"]]
+    out += ["## Where the model disagrees", ""]
+    if misses.empty:
+        out += ["Every figure agrees.", ""]
+    for _, row in misses.iterrows():
+        direction = "above" if row.simulated_mean > row.published_high else "below"
+        out.append(
+            f"- **{row.quantity}** ({row.role}): simulated {_number(row.simulated_mean)}, {direction} the published "
+            f"{_published(row)}. {EXPLANATIONS.get(row.metric, '')}".rstrip()
+        )
+    return "\n".join(out) + "\n"
+
+
+#: What a disagreement on each figure means and where it comes from (shown only for figures that disagree).
+EXPLANATIONS = {
+    "census_share_over_2_years": (
+        "A single log-normal stay with the derived mean of 840 days reaches about 0.49 at sigma 1.3; a heavier tail "
+        "would push the census mean stay past the published 4.6-5.4 years. Real stays look like a mixture (many short "
+        "assessment stays, a long-stay group), which one log-normal cannot copy."
+    ),
+    "census_share_over_10_years": (
+        "The share over 10 years rises with the stay's tail (`hospital.stay_sigma`); the published figures moved from "
+        "6% to 18% between 2015 and 2022 as long-stay patients stayed while short stays were discharged."
+    ),
+    "census_mean_stay_years": (
+        "The census mean stay is dominated by the longest stays, so it moves with `hospital.stay_sigma` more than any "
+        "other figure."
+    ),
+    "delayed_share_of_inpatients": (
+        "`hospital.p_delayed_discharge` (0.3) and `hospital.delay_mean_days` (120) are assumptions with no published "
+        "source; they delay about 0.3 x 120 / (840 + 36) = 4% of bed days. Raising either would bring the share to the "
+        "published 6% and raise the value of discharge coordination in the named arm."
+    ),
+    "inpatients_per_1000_people": (
+        "About 70% of inpatients are autistic and many are not supported by council learning-disability teams, so "
+        "the national figures overstate the stock of a council team's own people; the lower end is closer."
+    ),
+    "agency_frac": "Agency workers start after `workforce.agency_start_lag_days` and leave faster, so posts wait.",
+    "readmission_share": (
+        "Readmission depends on how many discharged people have a crisis in the year after discharge; it is "
+        "calibrated with the two readmission multipliers."
+    ),
+    "roi_per_gbp": (
+        "The pilot's figure was an anticipated saving, judged case by case by practitioners with unit costs attached "
+        "(its method was not published, sources.md §0); the model's is a paired simulation of what would happen "
+        "under each system. The model may disagree, and this is the comparison, not a target."
+    ),
+    "council_share_of_savings": (
+        "The model's council share depends on which cost lines the named arm saves on: placements and staff fall "
+        "to the council, beds and crisis responses to the NHS (`costs.payer`)."
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script ``nwsim-validate``: run the validation and pilot experiments (resumable); write validation.md."""
+    from sim.cli import run_nwsim
+
+    parser = argparse.ArgumentParser(prog="nwsim-validate", description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=Path("outputs/validation"), help="folder of the two runs")
+    parser.add_argument("--docs", type=Path, default=Path("docs"), help="where validation.md goes")
+    parser.add_argument("--skip-run", action="store_true", help="only rebuild the table from finished runs")
+    parser.add_argument("overrides", nargs="*", help="nwsim overrides for both runs, e.g. replicates=40")
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    if not args.skip_run:
+        run_nwsim(["experiment=validation", f"hydra.run.dir={out / 'baseline'}", *args.overrides])
+        run_nwsim(["experiment=pilot", f"hydra.run.dir={out / 'pilot'}", *args.overrides])
+    try:
+        baseline = pd.read_csv(out / "baseline" / "runs.csv")
+        pilot = pd.read_csv(out / "pilot" / "business_case.csv")
+    except OSError as exc:
+        print(f"nwsim-validate: cannot read the runs ({exc}); run without --skip-run", file=sys.stderr)
+        sys.exit(1)
+    table = validation_table(baseline, pilot)
+    note = _note(out, baseline)
+    written = [out / "validation.csv", args.docs / "validation.md"]
+    write_atomic(written[0], lambda p: table.to_csv(p, index=False))
+    write_atomic(written[1], lambda p: p.write_text(render_markdown(table, note)))
+    print(table[["quantity", "role", "published_low", "published_high", "simulated_mean", "agrees"]].to_string())
+    for path in written:
+        print(path)
+
+
+def _note(out: Path, baseline: pd.DataFrame) -> str:
+    record = json.loads((out / "pilot" / "business_case.json").read_text())
+    return (
+        f"Made by `uv run nwsim-validate` on {time.strftime('%Y-%m-%d')} (model code {code_key()}): the duty baseline "
+        f"with {baseline['replicate'].nunique()} replicates of the default team, and the pilot-like scenario with "
+        f"{record['n_pairs']} paired replicates over {record['horizon_years']:g} years. "
+        "Rerun it to regenerate this page."
+    )
+
+
+if __name__ == "__main__":
+    main()
