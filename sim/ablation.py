@@ -24,7 +24,7 @@ import yaml
 from sim.costs import mean_ci
 from sim.params import MECHANISMS
 from sim.runner import write_atomic
-from sim.sweep import AggregationError, code_key, job_dirs
+from sim.sweep import AggregationError, job_dirs, run_code
 
 #: Benefit metrics: label, and the sign that turns named - duty into "named is better" (> 0).
 METRICS = {
@@ -238,9 +238,10 @@ def write_ablation(sweep_dir: Path, out_dir: Path | None = None, note: str = "")
 
 
 def _note(sweep_dir: Path, table: pd.DataFrame) -> str:
-    config = yaml.safe_load(next(iter(job_dirs(sweep_dir))).joinpath(".hydra", "config.yaml").read_text())
+    job = job_dirs(sweep_dir)[0]
+    config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
     return (
-        f"Made by `uv run nwsim-ablation` on {time.strftime('%Y-%m-%d')} (model code {code_key()}): "
+        f"Made by `uv run nwsim-ablation` on {time.strftime('%Y-%m-%d')} (model code {run_code(job)}): "
         f"{config['team']['people']} people, caseload {config['team']['caseload_per_worker']}, "
         f"turnover {config['workforce']['turnover_per_year']} a year, {config['warmup_years']} warm-up and "
         f"{config['horizon_years']} measured years, {int(table['n_pairs'].iloc[0])} paired replicates per job, "

@@ -231,7 +231,7 @@ class StaffingModel(mesa.Model):
         rate = self.call_per_day + self.call_risk_per_day * people.risk
         gain = self.cfg.effects.call_confidence_gain
         if gain and self.system.has_named_workers:
-            rate *= 1.0 + gain * self.named_familiarity(np.arange(people.n), t)
+            rate *= 1.0 + gain * self.named_familiarity(slice(None), t)
         calls = np.flatnonzero((rate >= self._x_call.row(t)) & self.active & (people.open_kind != REACTIVE))
         people.open_kind[calls] = REACTIVE
         people.open_since[calls] = t
@@ -499,11 +499,11 @@ class StaffingModel(mesa.Model):
         for index, value in self._staff_stocks:
             row[index] = value
         row[S["absent"]] = np.count_nonzero(st.absent_until[rows] > t)
-        row[S["mean_stress"]] = st.stress[rows].mean() if rows.size else 0.0
+        row[S["mean_stress"]] = st.stress[rows].sum() / rows.size if rows.size else 0.0  # sum / n: mean, cheaper
         if self.system.has_named_workers:
             row[S["pending"]] = np.count_nonzero(people.named_worker == NO_ONE)
             sw = self._sw_rows
-            row[S["mean_caseload"]] = st.caseload[sw].mean() if sw.size else 0.0
+            row[S["mean_caseload"]] = st.caseload[sw].sum() / sw.size if sw.size else 0.0
 
     # Contacts: cost, capacity, service ------------------------------------------------------
 
@@ -621,8 +621,8 @@ class StaffingModel(mesa.Model):
         """Familiarity today of each (person, worker) pair, with the slot it is kept in and whether it exists."""
         people = self.people
         match = people.fam_worker[persons] == workers[:, None]
-        has = match.any(axis=1)
         slot = match.argmax(axis=1)
+        has = match[np.arange(slot.size), slot]
         level = people.fam_level[persons, slot] * np.exp(
             (people.fam_day[persons, slot] - t) / self.cfg.contacts.familiarity_fade_days
         )
@@ -632,11 +632,11 @@ class StaffingModel(mesa.Model):
         """Familiarity of each (person, worker) pair today, 0..1."""
         return self.familiarity_lookup(np.asarray(persons), np.asarray(workers), self.day)[0]
 
-    def named_familiarity(self, persons: np.ndarray, t: int) -> np.ndarray:
+    def named_familiarity(self, persons: np.ndarray | slice, t: int) -> np.ndarray:
         """How well each person's named worker knows them today (0 without one, and in the duty arm)."""
         people = self.people
         if not self.system.has_named_workers:
-            return np.zeros(persons.size)
+            return np.zeros(people.named_worker[persons].size)
         level = people.named_fam_level[persons] * np.exp(
             (people.named_fam_day[persons] - t) / self.cfg.contacts.familiarity_fade_days
         )

@@ -63,6 +63,14 @@ def job_key(model_config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16] + "-" + code_key()
 
 
+def run_code(out_dir: Path) -> str:
+    """The model-code key a finished job ran with (from its job.json; "unknown" without one)."""
+    try:
+        return str(json.loads((Path(out_dir) / JOB_FILE).read_text())["key"]).rsplit("-", 1)[-1]
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
 def job_done(out_dir: Path, key: str) -> bool:
     """Whether ``out_dir`` already holds a finished job with this key."""
     try:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from sim.costs import mean_ci
 from sim.runner import write_atomic
-from sim.sweep import code_key
+from sim.sweep import run_code
 
 ROLES = ("input", "calibration", "validation")
 #: Bootstrap resamples for intervals of ratios of means.
@@ -332,7 +332,8 @@ def main(argv: list[str] | None = None) -> None:
 def _note(out: Path, baseline: pd.DataFrame) -> str:
     record = json.loads((out / "pilot" / "business_case.json").read_text())
     return (
-        f"Made by `uv run nwsim-validate` on {time.strftime('%Y-%m-%d')} (model code {code_key()}): the duty baseline "
+        f"Made by `uv run nwsim-validate` on {time.strftime('%Y-%m-%d')} (model code {run_code(out / 'baseline')}): "
+        "the duty baseline "
         f"with {baseline['replicate'].nunique()} replicates of the default team, and the pilot-like scenario with "
         f"{record['n_pairs']} paired replicates over {record['horizon_years']:g} years. "
         "Rerun it to regenerate this page."
