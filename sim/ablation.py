@@ -125,11 +125,12 @@ def ablation_table(per_replicate: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fmt(value: float, metric: str) -> str:
+    """Money in £ millions to the £10k; anything else to three significant figures."""
     if value is None or not np.isfinite(value):
         return "n/a"
     if metric.endswith("_gbp"):
         return f"£{value / 1e6:,.2f}m"
-    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3f}"
+    return f"{float(f'{value:.3g}'):g}" if abs(value) >= 0.0005 else "0"
 
 
 def _interval(mean: float, low: float, high: float, metric: str) -> str:
@@ -137,7 +138,7 @@ def _interval(mean: float, low: float, high: float, metric: str) -> str:
 
 
 def _share(value: float) -> str:
-    return f"{value:.0%}" if np.isfinite(value) else "n/a"
+    return f"{value + 0.0:.0%}".replace("-0%", "0%") if np.isfinite(value) else "n/a"
 
 
 def render_markdown(table: pd.DataFrame, figure: str | None, note: str) -> str:
@@ -201,13 +202,15 @@ def figure(table: pd.DataFrame) -> object:
     y = np.arange(len(order))
     for ax, metric in zip(axes, metrics, strict=True):
         part = table[table["metric"] == metric].set_index("mechanism").loc[order]
+        scale = 1e6 if metric.endswith("_gbp") else 1.0  # money in £ millions
         for offset, kind, style in ((-0.18, "lost", {"color": "#2b8cbe"}), (0.18, "alone", {"fill": False})):
-            mean = part[f"{kind}_mean"].to_numpy(dtype=float)
-            err = np.vstack([mean - part[f"{kind}_ci_low"], part[f"{kind}_ci_high"] - mean]).astype(float)
+            mean = part[f"{kind}_mean"].to_numpy(dtype=float) / scale
+            low, high = (part[f"{kind}_ci_{end}"].to_numpy(dtype=float) / scale for end in ("low", "high"))
+            err = np.vstack([mean - low, high - mean])
             ax.barh(y + offset, np.nan_to_num(mean), height=0.34, edgecolor="#2b8cbe", **style)
             ax.errorbar(np.nan_to_num(mean), y + offset, xerr=np.nan_to_num(err), fmt="none", ecolor="black", lw=0.8)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(part["metric_label"].iloc[0], fontsize=9)
+        ax.set_title(part["metric_label"].iloc[0].replace("GBP", "£m"), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, [LABELS[m] for m in order], fontsize=8)
     axes[0].invert_yaxis()

@@ -422,6 +422,7 @@ def with_values(cfg: Config, values: dict[str, float]) -> Config:
         current = _get(raw, key)
         _set(raw, key, round(value) if isinstance(current, int) and not isinstance(current, bool) else float(value))
     raw["ablation"] = None  # already applied in cfg; applying it again would undo the new values
+    raw["sensitivity"] = None  # a point of a sample is an ordinary run (and its factors need no second check)
     return validate(raw)
 
 

@@ -276,11 +276,38 @@ def write_analysis(sweep_dir: Path) -> list[Path]:
     return [csv, png]
 
 
-# Stability and the docs page --------------------------------------------------------------------
+# Pooling, stability and the docs page -------------------------------------------------------------
+
+
+def pool(collected: list[tuple[dict, pd.DataFrame]]) -> tuple[dict, pd.DataFrame]:
+    """Finished sweeps of one design with other seeds, as one larger sample (Morris trajectories add up).
+
+    Independent Morris trajectories (or Saltelli base samples) stay valid when put side by side, so
+    ``k`` sweeps of ``r`` trajectories analyse as one of ``k x r``.
+
+    Raises:
+        AggregationError: the sweeps differ in method, factors, ranges, levels or replicates.
+    """
+    first = collected[0][0]
+    design = ("method", "names", "bounds", "levels", "replicates")
+    for record, _ in collected[1:]:
+        if any(record[key] != first[key] for key in design):
+            raise AggregationError("sweeps pooled into one analysis must share method, factors, ranges and replicates")
+    points = pd.concat([p for _, p in collected], ignore_index=True)
+    points["point"] = np.arange(len(points))
+    record = dict(first)
+    record |= {
+        "seeds": [r["seed"] for r, _ in collected],
+        "n_points": len(points),
+        "trajectories": sum(r["trajectories"] for r, _ in collected),
+        "samples": sum(r["samples"] for r, _ in collected),
+        "code": ", ".join(dict.fromkeys(r["code"] for r, _ in collected)),
+    }
+    return record, points
 
 
 def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.DataFrame:
-    """Per output, how well two analyses (two seeds) agree: Spearman correlation of the index, shared top factors."""
+    """Per output, how well two analyses agree: Spearman correlation of the index, shared top factors."""
     from scipy.stats import spearmanr
 
     key = "mu_star" if "mu_star" in first and first["mu_star"].notna().any() else "ST"
@@ -303,14 +330,21 @@ def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def consensus(analyses: list[pd.DataFrame]) -> pd.DataFrame:
+    """Factors per output ranked by their mean normalised index over analyses (mu* or ST over its largest)."""
+    key = "mu_star" if "mu_star" in analyses[0] and analyses[0]["mu_star"].notna().any() else "ST"
+    table = pd.concat([a.assign(analysis=i) for i, a in enumerate(analyses)])
+    table["share"] = table[key] / table.groupby(["analysis", "output"])[key].transform("max")
+    mean = table.groupby(["output", "factor"], sort=False)["share"].mean().reset_index()
+    mean["rank"] = mean.groupby("output")["share"].rank(ascending=False, method="min").astype(int)
+    return mean.sort_values(["output", "rank"], kind="stable")
+
+
 def choose_sobol_factors(analyses: list[pd.DataFrame], per_output: int) -> list[str]:
-    """The factors that matter: the ``per_output`` highest mean normalised mu* of each output, over every seed."""
-    table = pd.concat(analyses)
-    table["share"] = table["mu_star"] / table.groupby(["seed", "output"])["mu_star"].transform("max")
-    mean = table.groupby(["output", "factor"])["share"].mean().reset_index()
+    """The factors that matter: the ``per_output`` highest by consensus rank of each output (``consensus``)."""
     chosen: list[str] = []
-    for _, part in mean.groupby("output", sort=False):
-        for factor in part.sort_values("share", ascending=False)["factor"].head(per_output):
+    for _, part in consensus(analyses).groupby("output", sort=False):
+        for factor in part.sort_values("rank")["factor"].head(per_output):
             if factor not in chosen:
                 chosen.append(factor)
     return chosen
@@ -320,20 +354,27 @@ def _fmt(value: float, output: str) -> str:
     if not np.isfinite(value):
         return "n/a"
     if output == "cost":
-        return f"£{value / 1e3:,.0f}k"
-    return f"{value:.3f}"
+        return f"£{value / 1e6:,.2f}m"
+    return f"{value:.3g}"
+
+
+def _seeds(analysis: pd.DataFrame) -> str:
+    return "+".join(str(s) for s in analysis.attrs.get("seeds", [analysis["seed"].iloc[0]]))
 
 
 def render_markdown(
     morris: list[pd.DataFrame],
+    morris_single: list[pd.DataFrame],
     sobol: list[pd.DataFrame],
     records: dict[str, dict],
     factors: dict[str, tuple[float, float]],
     figures: dict[str, str],
     top: int,
+    chosen: list[str],
 ) -> str:
-    """docs/sensitivity.md: the set-up, Morris ranks for two seeds and their agreement, Sobol indices likewise."""
+    """docs/sensitivity.md: set-up, Morris ranks of two independent analyses and their agreement, then Sobol."""
     m_rec, s_rec = records["morris"], records.get("sobol")
+    per_sweep = m_rec["trajectories"] // len(m_rec["seeds"])
     out = [
         "# Sensitivity analysis",
         "",
@@ -345,93 +386,122 @@ def render_markdown(
         "(present value over the horizon) and the return per £1 invested?",
         "",
         "**How.** Two stages with [SALib](https://salib.readthedocs.io): Morris elementary-effects",
-        f"screening of all {len(factors)} factors below (every effect size and every uncertain input with a",
-        "sensitivity range in [parameters.md](parameters.md), varied uniformly over that range), then Sobol",
-        "variance indices (Saltelli sampling, first-order S1 and total ST) for the few factors that matter",
-        "most. Each sample point runs the default team (`conf/`) under both arms with"
-        f" {m_rec['replicates']} paired replicate(s) per point, and every point uses the same seeds (common",
-        "random numbers across points as well as arms), so differences between points are differences of",
-        "inputs, not of luck. Each stage runs with two seeds (a different sample and different random",
-        "numbers); rankings that agree between the seeds are stable.",
+        f"screening of all {len(factors)} factors listed at the end (every effect size and every uncertain",
+        "input with a sensitivity range in [parameters.md](parameters.md), varied uniformly over that",
+        "range), then Sobol variance indices (Saltelli sampling, first-order S1 and total ST) for the few",
+        "factors that matter most. Each sample point runs the default team (`conf/`) under both arms with"
+        f" {m_rec['replicates']} paired replicate(s), and every point uses the same seeds (common random",
+        "numbers across points as well as arms), so differences between points are differences of inputs.",
         "",
-        "| stage | design | points per seed | seeds |",
+        "**Are the rankings stable?** Each stage is run as two independent analyses (different samples",
+        "and random numbers); a ranking is stable where the two agree. For Morris each analysis pools"
+        f" {len(m_rec['seeds'])} sweeps of {per_sweep} trajectories (seeds "
+        + " and ".join(_seeds(a) for a in morris)
+        + f"), r = {m_rec['trajectories']} trajectories each. One sweep (r = {per_sweep}) was not enough: the table",
+        "below shows how agreement grows with r.",
+        "",
+        "| stage | design | points per analysis | analyses (seeds) |",
         "|---|---|---|---|",
-        f"| Morris | {m_rec['trajectories']} trajectories, {m_rec['levels']} levels, {len(m_rec['names'])} factors "
-        f"| {m_rec['n_points']} | {', '.join(str(a['seed'].iloc[0]) for a in morris)} |",
+        f"| Morris | r = {m_rec['trajectories']} trajectories, {m_rec['levels']} levels, {len(m_rec['names'])} factors "
+        f"| {m_rec['n_points']} | {', '.join(_seeds(a) for a in morris)} |",
     ]
     if s_rec:
         out.append(
             f"| Sobol | N = {s_rec['samples']} (Saltelli, no second order), {len(s_rec['names'])} factors "
-            f"| {s_rec['n_points']} | {', '.join(str(a['seed'].iloc[0]) for a in sobol)} |"
+            f"| {s_rec['n_points']} | {', '.join(_seeds(a) for a in sobol)} |"
         )
     out += ["", "## Morris screening", ""]
     if "morris" in figures:
-        out += [f"![Morris mu* per output, first seed]({figures['morris']})", ""]
-    agreement = rank_agreement(morris[0], morris[1], top) if len(morris) > 1 else None
-    if agreement is not None:
-        out += [
-            f"**Stability.** Between the two seeds, per output: Spearman rank correlation of mu* over all factors,"
-            f" and how many of the top {top} factors are shared.",
-            "",
-            "| output | Spearman rho | top factors shared | same most influential |",
-            "|---|---|---|---|",
-        ]
-        for _, r in agreement.iterrows():
-            out.append(
-                f"| {OUTPUTS[r.output]} | {r.spearman:.2f} | {r.top_shared} of {r.top} "
-                f"| {'yes' if r.same_first else 'no'} |"
-            )
-        out.append("")
+        out += [f"![Morris mu* per output, first analysis]({figures['morris']})", ""]
+    pooled = rank_agreement(morris[0], morris[1], top).set_index("output")
+    single = rank_agreement(morris_single[0], morris_single[1], top).set_index("output")
+    out += [
+        f"**Stability.** Per output: Spearman rank correlation of mu* over all {len(factors)} factors between",
+        f"the two analyses with one sweep each (r = {per_sweep}) and pooled (r = {m_rec['trajectories']}), and",
+        f"for the pooled analyses how many of the top {top} factors are shared and whether the most",
+        "influential factor is the same.",
+        "",
+        f"| output | Spearman, r = {per_sweep} | Spearman, r = {m_rec['trajectories']} | top {top} shared "
+        "| same most influential |",
+        "|---|---|---|---|---|",
+    ]
+    for output, label in OUTPUTS.items():
+        p, o = pooled.loc[output], single.loc[output]
+        out.append(
+            f"| {label} | {o.spearman:.2f} | {p.spearman:.2f} | {p.top_shared} of {top} "
+            f"| {'yes' if p.same_first else 'no'} |"
+        )
+    out += [
+        "",
+        "mu* is the mean absolute change in the output when the factor moves over its whole range (one",
+        "Morris step at a time, everything else elsewhere in its range); sigma large against mu* means",
+        "the effect depends on the other factors. Factors are listed by their mean rank over the two",
+        "analyses (each analysis's mu* as a share of its largest, averaged).",
+        "",
+    ]
+    agreed = consensus(morris)
     for output, label in OUTPUTS.items():
         parts = [a[a["output"] == output].set_index("factor") for a in morris]
-        first = parts[0].sort_values("rank")
+        order = agreed[agreed["output"] == output].head(top)
         out += [
             f"### {label}",
             "",
             "| rank | factor | range | "
-            + " | ".join(f"mu* (95% CI), seed {a['seed'].iloc[0]} | rank" for a in morris)
+            + " | ".join(f"mu* (± 95%), {_seeds(a)} | rank | sigma" for a in morris)
             + " |",
-            "|---|---|---|" + "---|---|" * len(morris),
+            "|---|---|---|" + "---|---|---|" * len(morris),
         ]
-        for factor, r in first.head(top).iterrows():
+        for _, r in order.iterrows():
             cells = []
             for part in parts:
-                p = part.loc[factor]
-                cells.append(f"{_fmt(p.mu_star, output)} (± {_fmt(p.mu_star_conf, output)}) | {int(p['rank'])}")
-            low, high = factors[factor]
-            out.append(f"| {int(r['rank'])} | `{factor}` | {low:g} - {high:g} | " + " | ".join(cells) + " |")
+                row = part.loc[r.factor]
+                cells.append(
+                    f"{_fmt(row.mu_star, output)} (± {_fmt(row.mu_star_conf, output)}) | {int(row['rank'])} "
+                    f"| {_fmt(row.sigma, output)}"
+                )
+            low, high = factors[r.factor]
+            out.append(f"| {int(r['rank'])} | `{r.factor}` | {low:g} - {high:g} | " + " | ".join(cells) + " |")
         out.append("")
     if sobol:
+        ran = list(s_rec["names"])
         out += ["## Sobol indices", ""]
         out += [
-            f"Factors: {', '.join(f'`{f}`' for f in sobol[0]['factor'].unique())} (the most influential by",
-            "Morris mu* for each output, averaged over the seeds); every other input stays at its default.",
-            "S1 is the share of output variance due to the factor alone, ST the share including its",
-            "interactions; ST well above S1 means the factor acts through interactions.",
+            f"Factors: {', '.join(f'`{f}`' for f in ran)}, the most influential of each output by the",
+            "Morris stage; every other input stays at its default. S1 is the share of output variance due to",
+            "the factor alone, ST the share including its interactions; ST well above S1 means the factor",
+            "acts through interactions. Shares are of the variance these factors make between them.",
             "",
         ]
-        if "sobol" in figures:
-            out += [f"![Sobol indices per output, first seed]({figures['sobol']})", ""]
-        s_agree = rank_agreement(sobol[0], sobol[1], min(3, sobol[0]["factor"].nunique())) if len(sobol) > 1 else None
-        if s_agree is not None:
+        if set(chosen) != set(ran):
             out += [
-                "**Stability.** Spearman rank correlation of ST between the two seeds, per output: "
-                + "; ".join(f"{OUTPUTS[r.output]}: {r.spearman:.2f}" for _, r in s_agree.iterrows())
-                + ".",
+                f"(The pooled Morris ranking now puts {', '.join(f'`{f}`' for f in chosen)} at the top; the Sobol",
+                "sweeps ran on the factors above, chosen from the ranks available when they ran.)",
                 "",
             ]
+        if "sobol" in figures:
+            out += [f"![Sobol indices per output, first analysis]({figures['sobol']})", ""]
+        s_agree = rank_agreement(sobol[0], sobol[1], 1).set_index("output")
+        out += [
+            "**Stability.** Between the two analyses, per output: Spearman rank correlation of ST and whether",
+            "the factor with the largest ST is the same: "
+            + "; ".join(
+                f"{OUTPUTS[o]}: {r.spearman:.2f}, {'same' if r.same_first else 'different'}"
+                for o, r in s_agree.iterrows()
+            )
+            + ".",
+            "",
+        ]
         for output, label in OUTPUTS.items():
             parts = [a[a["output"] == output].set_index("factor") for a in sobol]
-            first = parts[0].sort_values("rank")
+            order = consensus(sobol)
+            order = order[order["output"] == output]["factor"]
             out += [
                 f"### {label}",
                 "",
-                "| factor | "
-                + " | ".join(f"S1, seed {a['seed'].iloc[0]} | ST, seed {a['seed'].iloc[0]}" for a in sobol)
-                + " |",
+                "| factor | " + " | ".join(f"S1, {_seeds(a)} | ST, {_seeds(a)}" for a in sobol) + " |",
                 "|---|" + "---|---|" * len(sobol),
             ]
-            for factor in first.index:
+            for factor in order:
                 cells = [
                     f"{p.at[factor, 'S1']:.2f} ± {p.at[factor, 'S1_conf']:.2f} "
                     f"| {p.at[factor, 'ST']:.2f} ± {p.at[factor, 'ST_conf']:.2f}"
@@ -455,16 +525,34 @@ def _sweep_dir(base: Path, method: str, seed: int) -> Path:
     return base / f"{method}_seed{seed}"
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console script ``nwsim-sensitivity``: Morris then Sobol, two seeds each (resumable), and docs/sensitivity.md."""
+def _analysis(base: Path, method: str, seeds: list[int], run: list[str] | None) -> tuple[dict, pd.DataFrame]:
+    """Run (unless ``run`` is None) and collect the sweeps of ``seeds``, pooled into one analysis."""
     from sim.cli import run_nwsim
 
+    collected = []
+    for seed in seeds:
+        sweep = _sweep_dir(base, method, seed)
+        if run is not None:
+            run_nwsim(["experiment=sensitivity", f"seed={seed}", f"sensitivity.method={method}",
+                       f"hydra.sweep.dir={sweep}", *run])  # fmt: skip
+        collected.append(collect(sweep))
+    record, points = pool(collected)
+    table = analyse(record, points)
+    table.attrs["seeds"] = seeds
+    return record, table
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script ``nwsim-sensitivity``: Morris then Sobol as two independent analyses each, and the docs page."""
     parser = argparse.ArgumentParser(prog="nwsim-sensitivity", description=main.__doc__)
-    parser.add_argument("--seeds", type=int, nargs=2, default=[1, 2], help="the two seeds whose rankings must agree")
+    parser.add_argument("--seeds", type=int, nargs=2, default=[1, 2], help="first seeds of the two analyses")
+    parser.add_argument(
+        "--pool", type=int, default=2, help="Morris sweeps pooled per analysis (seeds s, s + 2, ...): r grows with it"
+    )
     parser.add_argument(
         "--per-output", type=int, default=2, help="Sobol stage: the top factors of each output by Morris"
     )
-    parser.add_argument("--top", type=int, default=10, help="factors listed per output, and compared between seeds")
+    parser.add_argument("--top", type=int, default=10, help="factors listed per output, and compared")
     parser.add_argument("--sweeps", type=Path, default=Path("multirun/sensitivity"), help="folder of the sweeps")
     parser.add_argument("--docs", type=Path, default=Path("docs"), help="where sensitivity.md and figures/ go")
     parser.add_argument("--skip-run", action="store_true", help="only rebuild the page from finished sweeps")
@@ -472,29 +560,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="nwsim overrides, e.g. hydra/launcher=joblib")
     args = parser.parse_args(argv)
     base = args.sweeps.resolve()
+    run = None if args.skip_run else list(args.overrides)
+    step = len(args.seeds)
     try:
-        morris: list[pd.DataFrame] = []
         records: dict[str, dict] = {}
-        for seed in args.seeds:
-            sweep = _sweep_dir(base, "morris", seed)
-            if not args.skip_run:
-                run_nwsim(["experiment=sensitivity", f"seed={seed}", "sensitivity.method=morris",
-                           f"hydra.sweep.dir={sweep}", *args.overrides])  # fmt: skip
-            records["morris"], points = collect(sweep)
-            morris.append(analyse(records["morris"], points))
+        morris, single = [], []
+        for first in args.seeds:
+            seeds = [first + step * j for j in range(args.pool)]
+            records["morris"], table = _analysis(base, "morris", seeds, run)
+            morris.append(table)
+            single.append(_analysis(base, "morris", seeds[:1], None)[1])
+        chosen = choose_sobol_factors(morris, args.per_output)
         sobol: list[pd.DataFrame] = []
         if not args.morris_only:
-            chosen = choose_sobol_factors(morris, args.per_output)
+            sobol_run = None if run is None else [*run, f"sensitivity.sobol_factors=[{','.join(chosen)}]"]
             for seed in args.seeds:
-                sweep = _sweep_dir(base, "sobol", seed)
-                if not args.skip_run:
-                    run_nwsim(["experiment=sensitivity", f"seed={seed}", "sensitivity.method=sobol",
-                               f"sensitivity.sobol_factors=[{','.join(chosen)}]", f"hydra.sweep.dir={sweep}",
-                               *args.overrides])  # fmt: skip
-                records["sobol"], points = collect(sweep)
-                sobol.append(analyse(records["sobol"], points))
+                records["sobol"], table = _analysis(base, "sobol", [seed], sobol_run)
+                sobol.append(table)
         factors = _factors(base, args.seeds[0])
-        written = _write_docs(morris, sobol, records, factors, args.docs, args.top)
+        written = _write_docs(morris, single, sobol, records, factors, args.docs, args.top, chosen)
     except AggregationError as exc:
         print(f"nwsim-sensitivity: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -511,11 +595,13 @@ def _factors(base: Path, seed: int) -> dict[str, tuple[float, float]]:
 
 def _write_docs(
     morris: list[pd.DataFrame],
+    single: list[pd.DataFrame],
     sobol: list[pd.DataFrame],
     records: dict[str, dict],
     factors: dict[str, tuple[float, float]],
     docs: Path,
     top: int,
+    chosen: list[str],
 ) -> list[Path]:
     import matplotlib.pyplot as plt
 
@@ -524,15 +610,16 @@ def _write_docs(
         if not analyses:
             continue
         path = docs / "figures" / f"sensitivity_{name}.png"
-        title = f"{name.capitalize()}, seed {analyses[0]['seed'].iloc[0]}"
+        title = f"{name.capitalize()}, seeds {_seeds(analyses[0])}"
         fig = figure(analyses[0], title, top=top)
         write_atomic(path, lambda p, fig=fig: fig.savefig(p, dpi=110, format="png"))
         plt.close(fig)  # type: ignore[arg-type]
         figures[name] = str(path.relative_to(docs))
         written.append(path)
         table = docs / f"sensitivity_{name}.csv"
-        write_atomic(table, lambda p, a=analyses: pd.concat(a).to_csv(p, index=False))
+        frames = [a.assign(seeds=_seeds(a)) for a in analyses]
+        write_atomic(table, lambda p, f=frames: pd.concat(f).to_csv(p, index=False))
         written.append(table)
-    text = render_markdown(morris, sobol, records, factors, figures, top)
+    text = render_markdown(morris, single, sobol, records, factors, figures, top, chosen)
     write_atomic(docs / "sensitivity.md", lambda p: p.write_text(text))
     return [docs / "sensitivity.md", *written]

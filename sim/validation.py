@@ -184,9 +184,10 @@ def validation_table(baseline: pd.DataFrame, pilot: pd.DataFrame | None) -> pd.D
 
 
 def _number(value: float) -> str:
+    """Three significant figures (no exponent), as the published figures are given."""
     if not np.isfinite(value):
         return "n/a"
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{float(f'{value:.3g}'):g}"
 
 
 def _published(row: pd.Series) -> str:
@@ -201,8 +202,14 @@ def _simulated_text(row: pd.Series) -> str:
     return _number(row.simulated_mean)
 
 
-def render_markdown(table: pd.DataFrame, note: str) -> str:
-    """docs/validation.md: inputs and calibration checks apart from validation targets, each with its source."""
+def render_markdown(table: pd.DataFrame, note: str, pilot_case: dict | None = None) -> str:
+    """docs/validation.md: inputs and calibration checks apart from validation targets, each with its source.
+
+    Args:
+        table: ``validation_table``'s result.
+        note: how and when the page was made.
+        pilot_case: the pilot-like run's business_case.json, to say where its return comes from.
+    """
     out = [
         "# Validation against published figures",
         "",
@@ -251,11 +258,31 @@ def render_markdown(table: pd.DataFrame, note: str) -> str:
         out += ["Every figure agrees.", ""]
     for _, row in misses.iterrows():
         direction = "above" if row.simulated_mean > row.published_high else "below"
+        why = EXPLANATIONS.get(row.metric, "")
+        if row.metric == "roi_per_gbp" and pilot_case:
+            why = _pilot_arithmetic(pilot_case) + " " + why
         out.append(
             f"- **{row.quantity}** ({row.role}): simulated {_number(row.simulated_mean)}, {direction} the published "
-            f"{_published(row)}. {EXPLANATIONS.get(row.metric, '')}".rstrip()
+            f"{_published(row)}. {why}".rstrip()
         )
     return "\n".join(out) + "\n"
+
+
+def _pilot_arithmetic(case: dict) -> str:
+    """Where the pilot-like run's return comes from, in money: savings, investment and the biggest line."""
+    lines = case.get("savings_by_line_gbp") or {}
+    biggest = max(lines, key=lambda k: lines[k] or 0.0) if lines else None
+    text = (
+        f"Over {case['horizon_years']:g} years the named arm saves £{case['savings_gbp']:,.0f} (present value) "
+        f"against an investment of £{case['investment_gbp']:,.0f} (£{case['investment_extra_staff_gbp']:,.0f} of "
+        f"extra staff and £{case['investment_setup_gbp']:,.0f} of set-up)"
+    )
+    if biggest:
+        text += f", most of it on {biggest.replace('_', ' ')} (£{lines[biggest]:,.0f})"
+    return (
+        text + ": one extra social worker for a group of this size buys more care than its few admissions can "
+        "repay in two years."
+    )
 
 
 #: What a disagreement on each figure means and where it comes from (shown only for figures that disagree).
@@ -289,8 +316,10 @@ EXPLANATIONS = {
     ),
     "roi_per_gbp": (
         "The pilot's figure was an anticipated saving, judged case by case by practitioners with unit costs attached "
-        "(its method was not published, sources.md §0); the model's is a paired simulation of what would happen "
-        "under each system. The model may disagree, and this is the comparison, not a target."
+        "(its method was not published, sources.md §0), most likely for people chosen because they were at risk of "
+        "admission or already in hospital (the pilot's aim), and it may count the whole cost of each stay avoided; "
+        "the model's is a paired simulation of 35 people with the default needs mix, counting only costs within "
+        "the horizon. The model may disagree: this is the comparison, not a target."
     ),
     "council_share_of_savings": (
         "The model's council share depends on which cost lines the named arm saves on: placements and staff fall "
@@ -323,7 +352,8 @@ def main(argv: list[str] | None = None) -> None:
     note = _note(out, baseline)
     written = [out / "validation.csv", args.docs / "validation.md"]
     write_atomic(written[0], lambda p: table.to_csv(p, index=False))
-    write_atomic(written[1], lambda p: p.write_text(render_markdown(table, note)))
+    pilot_case = json.loads((out / "pilot" / "business_case.json").read_text())
+    write_atomic(written[1], lambda p: p.write_text(render_markdown(table, note, pilot_case)))
     print(table[["quantity", "role", "published_low", "published_high", "simulated_mean", "agrees"]].to_string())
     for path in written:
         print(path)

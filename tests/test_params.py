@@ -62,3 +62,23 @@ def test_example_experiment_composes() -> None:
     cfg = make_config("experiment=quick")
     assert cfg.team.people == 300
     assert cfg.horizon_years == 3
+
+
+def test_with_values_sets_dotted_keys_rounds_whole_numbers_and_checks_again() -> None:
+    from sim.params import with_values
+
+    cfg = with_values(make_config(), {"named.caseload_cap": 27.6, "effects.named_retention": 0.1})
+    assert cfg.named.caseload_cap == 28
+    assert isinstance(cfg.named.caseload_cap, int)
+    assert cfg.effects.named_retention == 0.1
+    with pytest.raises(ConfigError, match=r"effects\.named_retention = 1\.5"):
+        with_values(make_config(), {"effects.named_retention": 1.5})
+
+
+def test_keys_inside_free_mappings_are_left_to_validation() -> None:
+    from sim.params import in_free_form
+
+    assert in_free_form(("sensitivity", "factors"))
+    assert in_free_form(("costs", "payer"))
+    assert not in_free_form(("team",))
+    assert not in_free_form(("team", "need_mix"))

@@ -153,9 +153,15 @@ def test_the_factor_ranges_are_those_of_the_parameters_page() -> None:
 
 
 @pytest.mark.slow
-def test_a_sensitivity_sweep_of_the_model_runs_and_is_analysed(tmp_path: Path) -> None:
+def test_a_sensitivity_sweep_of_the_model_runs_in_parallel_chunks_and_is_analysed(tmp_path: Path) -> None:
     tiny = ["team.people=40", "horizon_years=0.5", "warmup_years=0.1", "sensitivity.trajectories=2", "jobs=1"]
-    chunks = ["sensitivity.chunks=2", "hydra.sweeper.params={sensitivity.chunk:'0,1'}"]
+    # Two chunks side by side through the joblib launcher, as a sweep of any other kind would run.
+    chunks = [
+        "sensitivity.chunks=2",
+        "hydra.sweeper.params={sensitivity.chunk:'0,1'}",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+    ]
     done = subprocess.run(
         [sys.executable, "-c", "from sim.cli import main; main()", "experiment=sensitivity", *tiny, *chunks],
         cwd=tmp_path,
@@ -165,6 +171,7 @@ def test_a_sensitivity_sweep_of_the_model_runs_and_is_analysed(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr[-3000:]
     (sweep,) = (tmp_path / "multirun" / "sensitivity").iterdir()
+    assert len(list(sweep.glob("*/points.parquet"))) == 2
     table = pd.read_csv(sweep / "sensitivity.csv")
     n_factors = len(yaml.safe_load((ROOT / "experiments" / "sensitivity.yaml").read_text())["sensitivity"]["factors"])
     assert len(table) == 3 * n_factors
@@ -173,3 +180,20 @@ def test_a_sensitivity_sweep_of_the_model_runs_and_is_analysed(tmp_path: Path) -
     # Extra capacity is what the investment buys: it moves the named arm's cost.
     cost = table[table["output"] == "cost"].set_index("factor")
     assert cost.loc["named.extra_fte", "mu_star"] > cost["mu_star"].median()
+
+
+def test_pooled_sweeps_analyse_as_one_larger_sample(tmp_path: Path) -> None:
+    from sim.sensitivity import pool
+
+    first = collect(toy_sweep(tmp_path / "a", "morris", trajectories=4))
+    second = collect(toy_sweep(tmp_path / "b", "morris", trajectories=6))
+    record, points = pool([first, second])
+    assert record["trajectories"] == 10
+    assert len(points) == 10 * (3 + 1)
+    assert list(points["point"]) == list(range(len(points)))
+    table = analyse(record, points).set_index(["output", "factor"])
+    for key, slope in zip(TOY_KEYS, (3, 1, 0), strict=True):
+        assert table.loc[("cost", key), "mu_star"] == pytest.approx(slope * 2 * np.pi, abs=1e-9)
+    other = (dict(second[0], levels=6), second[1])
+    with pytest.raises(AggregationError, match="must share"):
+        pool([first, other])
