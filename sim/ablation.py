@@ -43,7 +43,7 @@ LABELS = {
     "assessment_error_reduction": "fewer wrong capacity findings",
     "named_retention": "named workers stay longer",
     "prevention_admission_reduction": "recent contact prevents escalation",
-    "extra_fte": "extra capacity (named.extra_fte)",
+    "extra_fte": "extra capacity",
     "checkins": "proactive check-ins",
 }
 ALL_ON = "all_on"

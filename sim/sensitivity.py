@@ -362,6 +362,34 @@ def _seeds(analysis: pd.DataFrame) -> str:
     return "+".join(str(s) for s in analysis.attrs.get("seeds", [analysis["seed"].iloc[0]]))
 
 
+def findings(morris: list[pd.DataFrame], sobol: list[pd.DataFrame], top: int = 3) -> list[str]:
+    """The page's summary in words, per output: the consensus leaders by Morris, and the Sobol shares of the largest."""
+    agreed = consensus(morris)
+    lines = []
+    for output, label in OUTPUTS.items():
+        leaders = agreed[agreed["output"] == output].head(top)["factor"]
+        firsts = [a[a["output"] == output].sort_values("rank")["factor"].iloc[0] for a in morris]
+        text = f"- **{label}.** Morris: {', '.join(f'`{f}`' for f in leaders)} lead over both analyses; "
+        if len(set(firsts)) == 1:
+            text += f"both put `{firsts[0]}` first."
+        else:
+            text += (
+                "the first differs ("
+                + " and ".join(f"`{f}`" for f in firsts)
+                + "), so the order at the top is not settled."
+            )
+        if sobol:
+            shares = pd.concat([s[s["output"] == output] for s in sobol]).groupby("factor")[["S1", "ST"]]
+            low, high = shares.min(), shares.max()
+            lead = shares.mean()["ST"].idxmax()
+            text += (
+                f" Sobol: `{lead}` explains {low.at[lead, 'S1']:.2f}-{high.at[lead, 'S1']:.2f} of the variance alone"
+                f" (S1 over the two analyses; ST {low.at[lead, 'ST']:.2f}-{high.at[lead, 'ST']:.2f})."
+            )
+        lines.append(text)
+    return lines
+
+
 def render_markdown(
     morris: list[pd.DataFrame],
     morris_single: list[pd.DataFrame],
@@ -410,7 +438,8 @@ def render_markdown(
             f"| Sobol | N = {s_rec['samples']} (Saltelli, no second order), {len(s_rec['names'])} factors "
             f"| {s_rec['n_points']} | {', '.join(_seeds(a) for a in sobol)} |"
         )
-    out += ["", "## Morris screening", ""]
+    out += ["", "## What it shows", "", *findings(morris, sobol), ""]
+    out += ["## Morris screening", ""]
     if "morris" in figures:
         out += [f"![Morris mu* per output, first analysis]({figures['morris']})", ""]
     pooled = rank_agreement(morris[0], morris[1], top).set_index("output")

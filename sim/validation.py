@@ -183,11 +183,13 @@ def validation_table(baseline: pd.DataFrame, pilot: pd.DataFrame | None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def _number(value: float) -> str:
-    """Three significant figures (no exponent), as the published figures are given."""
+def _number(value: float, zeros: bool = False) -> str:
+    """Three significant figures (no exponent); ``zeros`` keeps trailing ones (13.0, not 13) for simulated values."""
     if not np.isfinite(value):
         return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{float(f'{value:.3g}'):g}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:#.3g}" if zeros else f"{float(f'{value:.3g}'):g}"
 
 
 def _published(row: pd.Series) -> str:
@@ -198,8 +200,9 @@ def _published(row: pd.Series) -> str:
 
 def _simulated_text(row: pd.Series) -> str:
     if np.isfinite(row.simulated_ci_low):
-        return f"{_number(row.simulated_mean)} ({_number(row.simulated_ci_low)} - {_number(row.simulated_ci_high)})"
-    return _number(row.simulated_mean)
+        low, high = _number(row.simulated_ci_low, zeros=True), _number(row.simulated_ci_high, zeros=True)
+        return f"{_number(row.simulated_mean, zeros=True)} ({low} - {high})"
+    return _number(row.simulated_mean, zeros=True)
 
 
 def render_markdown(table: pd.DataFrame, note: str, pilot_case: dict | None = None) -> str:
@@ -262,7 +265,8 @@ def render_markdown(table: pd.DataFrame, note: str, pilot_case: dict | None = No
         if row.metric == "roi_per_gbp" and pilot_case:
             why = _pilot_arithmetic(pilot_case) + " " + why
         out.append(
-            f"- **{row.quantity}** ({row.role}): simulated {_number(row.simulated_mean)}, {direction} the published "
+            f"- **{row.quantity}** ({row.role}): simulated {_number(row.simulated_mean, zeros=True)}, {direction} the "
+            "published "
             f"{_published(row)}. {why}".rstrip()
         )
     return "\n".join(out) + "\n"

@@ -115,6 +115,21 @@ def test_stability_and_the_choice_of_sobol_factors() -> None:
     assert choose_sobol_factors([a, b], per_output=2) == ["f0", "f1"]
 
 
+def test_the_summary_names_the_leaders_and_says_when_the_first_is_not_settled(tmp_path: Path) -> None:
+    from sim.sensitivity import findings
+
+    morris = analyse(*collect(toy_sweep(tmp_path / "m", "morris")))
+    sobol = analyse(*collect(toy_sweep(tmp_path / "s", "sobol", samples=256)))
+    other = morris.copy()
+    swap = other["output"] == "admissions"
+    other.loc[swap, "rank"] = other.loc[swap, "rank"].map({1: 2, 2: 1}).fillna(other.loc[swap, "rank"])
+    lines = dict(zip(("admissions", "cost", "roi"), findings([morris, other], [sobol, sobol]), strict=True))
+    assert f"both put `{TOY_KEYS[0]}` first" in lines["cost"]
+    share = sobol.set_index(["output", "factor"])
+    assert f"Sobol: `{TOY_KEYS[0]}` explains {share.at[('cost', TOY_KEYS[0]), 'S1']:.2f}" in lines["cost"]
+    assert "the order at the top is not settled" in lines["admissions"]
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
