@@ -403,10 +403,13 @@ def render_markdown(
     """docs/sensitivity.md: set-up, Morris ranks of two independent analyses and their agreement, then Sobol."""
     m_rec, s_rec = records["morris"], records.get("sobol")
     per_sweep = m_rec["trajectories"] // len(m_rec["seeds"])
+    code = f"model code {m_rec['code']}"
+    if s_rec and s_rec["code"] != m_rec["code"]:
+        code = f"model code {m_rec['code']} for Morris, {s_rec['code']} for Sobol"
     out = [
         "# Sensitivity analysis",
         "",
-        f"Made by `uv run nwsim-sensitivity` on {time.strftime('%Y-%m-%d')} (model code {m_rec['code']}). "
+        f"Made by `uv run nwsim-sensitivity` on {time.strftime('%Y-%m-%d')} ({code}). "
         "Rerun it to regenerate this page; the sweeps it runs resume where they stopped.",
         "",
         "**Question.** Which uncertain inputs and which named-worker mechanisms drive the model's answers:",
