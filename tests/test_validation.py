@@ -72,13 +72,8 @@ def test_a_share_of_mean_savings_has_a_bootstrap_interval() -> None:
 @pytest.mark.slow
 def test_the_validate_command_runs_both_experiments_and_writes_the_page(tmp_path: Path) -> None:
     small = ["replicates=2", "horizon_years=1", "warmup_years=0.2", "jobs=1"]
-    done = subprocess.run(
-        [sys.executable, "-c", "from sim.validation import main; main()", "--docs", str(tmp_path / "docs"), *small],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command = [sys.executable, "-c", "from sim.validation import main; main()", "--docs", str(tmp_path / "docs")]
+    done = subprocess.run([*command, *small], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     table = pd.read_csv(tmp_path / "outputs" / "validation" / "validation.csv")
     assert len(table) == len(TARGETS)
@@ -88,12 +83,6 @@ def test_the_validate_command_runs_both_experiments_and_writes_the_page(tmp_path
     page = (tmp_path / "docs" / "validation.md").read_text()
     assert "nwsim-validate" in page
     # Run again: both runs are found finished and skipped, and the page is rebuilt.
-    again = subprocess.run(
-        [sys.executable, "-c", "from sim.validation import main; main()", "--docs", str(tmp_path / "docs"), *small],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = subprocess.run([*command, *small], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0
     assert again.stdout.count("Already done") == 2
