@@ -306,11 +306,16 @@ def pool(collected: list[tuple[dict, pd.DataFrame]]) -> tuple[dict, pd.DataFrame
     return record, points
 
 
+def _index(analysis: pd.DataFrame) -> str:
+    """The index that ranks factors in an analysis: Morris mu*, or Sobol ST."""
+    return "mu_star" if "mu_star" in analysis and analysis["mu_star"].notna().any() else "ST"
+
+
 def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.DataFrame:
     """Per output, how well two analyses agree: Spearman correlation of the index, shared top factors."""
     from scipy.stats import spearmanr
 
-    key = "mu_star" if "mu_star" in first and first["mu_star"].notna().any() else "ST"
+    key = _index(first)
     rows = []
     for output in OUTPUTS:
         a = first[first["output"] == output].set_index("factor")
@@ -332,7 +337,7 @@ def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.Da
 
 def consensus(analyses: list[pd.DataFrame]) -> pd.DataFrame:
     """Factors per output ranked by their mean normalised index over analyses (mu* or ST over its largest)."""
-    key = "mu_star" if "mu_star" in analyses[0] and analyses[0]["mu_star"].notna().any() else "ST"
+    key = _index(analyses[0])
     table = pd.concat([a.assign(analysis=i) for i, a in enumerate(analyses)])
     table["share"] = table[key] / table.groupby(["analysis", "output"])[key].transform("max")
     mean = table.groupby(["output", "factor"], sort=False)["share"].mean().reset_index()
@@ -523,10 +528,10 @@ def render_markdown(
             + ".",
             "",
         ]
+        s_order = consensus(sobol)
         for output, label in OUTPUTS.items():
             parts = [a[a["output"] == output].set_index("factor") for a in sobol]
-            order = consensus(sobol)
-            order = order[order["output"] == output]["factor"]
+            order = s_order[s_order["output"] == output]["factor"]
             out += [
                 f"### {label}",
                 "",
@@ -557,8 +562,8 @@ def _sweep_dir(base: Path, method: str, seed: int) -> Path:
     return base / f"{method}_seed{seed}"
 
 
-def _analysis(base: Path, method: str, seeds: list[int], run: list[str] | None) -> tuple[dict, pd.DataFrame]:
-    """Run (unless ``run`` is None) and collect the sweeps of ``seeds``, pooled into one analysis."""
+def _sweeps(base: Path, method: str, seeds: list[int], run: list[str] | None) -> list[tuple[dict, pd.DataFrame]]:
+    """Run (unless ``run`` is None) and collect the sweeps of ``seeds``."""
     from sim.cli import run_nwsim
 
     collected = []
@@ -568,9 +573,14 @@ def _analysis(base: Path, method: str, seeds: list[int], run: list[str] | None) 
             run_nwsim(["experiment=sensitivity", f"seed={seed}", f"sensitivity.method={method}",
                        f"hydra.sweep.dir={sweep}", *run])  # fmt: skip
         collected.append(collect(sweep))
+    return collected
+
+
+def _analysis(collected: list[tuple[dict, pd.DataFrame]]) -> tuple[dict, pd.DataFrame]:
+    """Collected sweeps pooled into one analysis; the table remembers their seeds."""
     record, points = pool(collected)
     table = analyse(record, points)
-    table.attrs["seeds"] = seeds
+    table.attrs["seeds"] = record["seeds"]
     return record, table
 
 
@@ -599,15 +609,16 @@ def main(argv: list[str] | None = None) -> None:
         morris, single = [], []
         for first in args.seeds:
             seeds = [first + step * j for j in range(args.pool)]
-            records["morris"], table = _analysis(base, "morris", seeds, run)
+            collected = _sweeps(base, "morris", seeds, run)
+            records["morris"], table = _analysis(collected)
             morris.append(table)
-            single.append(_analysis(base, "morris", seeds[:1], None)[1])
+            single.append(_analysis(collected[:1])[1])
         chosen = choose_sobol_factors(morris, args.per_output)
         sobol: list[pd.DataFrame] = []
         if not args.morris_only:
             sobol_run = None if run is None else [*run, f"sensitivity.sobol_factors=[{','.join(chosen)}]"]
             for seed in args.seeds:
-                records["sobol"], table = _analysis(base, "sobol", [seed], sobol_run)
+                records["sobol"], table = _analysis(_sweeps(base, "sobol", [seed], sobol_run))
                 sobol.append(table)
         factors = _factors(base, args.seeds[0])
         written = _write_docs(morris, single, sobol, records, factors, args.docs, args.top, chosen)

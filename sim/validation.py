@@ -349,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         baseline = pd.read_csv(out / "baseline" / "runs.csv")
         pilot = pd.read_csv(out / "pilot" / "business_case.csv")
+        pilot_case = json.loads((out / "pilot" / "business_case.json").read_text())
     except OSError as exc:
         print(f"nwsim-validate: cannot read the runs ({exc}); run without --skip-run", file=sys.stderr)
         sys.exit(1)
@@ -356,7 +357,6 @@ def main(argv: list[str] | None = None) -> None:
     note = _note(out, baseline)
     written = [out / "validation.csv", args.docs / "validation.md"]
     write_atomic(written[0], lambda p: table.to_csv(p, index=False))
-    pilot_case = json.loads((out / "pilot" / "business_case.json").read_text())
     write_atomic(written[1], lambda p: p.write_text(render_markdown(table, note, pilot_case)))
     print(table[["quantity", "role", "published_low", "published_high", "simulated_mean", "agrees"]].to_string())
     for path in written:
