@@ -24,11 +24,12 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.user_param import Slider
 from mesa.visualization.utils import update_counter
 
-from sim.cli import CONF_DIR, load_config
+from sim.compose import CONF_DIR, load_config
 from sim.metrics import continuity
 from sim.model import DAYS_PER_YEAR, S, StaffingModel
 from sim.params import Config
 from sim.population import NEED_LEVELS, NO_ONE, ROLES
+from sim.staffing import SYSTEMS
 
 #: Simulated days per step of the page (one week).
 DAYS_PER_STEP = 7
@@ -68,7 +69,7 @@ class ExploreModel(StaffingModel):
     Every argument left at None keeps the value of the project's config (``conf/``).
 
     Args:
-        arm: ``named`` or ``duty``.
+        arm: a registered staffing system (a key of ``sim.staffing.SYSTEMS``).
         people: team.people.
         caseload_per_worker: team.caseload_per_worker (sets the number of posts).
         caseload_cap: named.caseload_cap.
@@ -139,10 +140,18 @@ def _get(cfg: Config, dotted: str) -> Any:
     return value
 
 
+def system_choices() -> list[dict[str, str]]:
+    """The staffing-system picker's items: every registered system, its key the value and its label the text.
+
+    ``title`` is the text Vuetify 3 shows, ``text`` the one Vuetify 2 shows; the model receives ``value``.
+    """
+    return [{"title": cls.label or name, "text": cls.label or name, "value": name} for name, cls in SYSTEMS.items()]
+
+
 _D = _slider_defaults()
 #: The sidebar's controls: each name is an ExploreModel argument, its default the config's value.
 MODEL_PARAMS: dict[str, Any] = {
-    "arm": {"type": "Select", "label": "Staffing system", "value": "named", "values": ["named", "duty"]},
+    "arm": {"type": "Select", "label": "Staffing system", "value": "named", "values": system_choices()},
     "people": Slider("People supported (team size)", int(_D["people"]), 100, 2000, 50),
     "caseload_per_worker": Slider("Caseload per social worker FTE", float(_D["caseload_per_worker"]), 10.0, 40.0, 1.0),
     "caseload_cap": Slider("Named: most people per worker FTE", int(_D["caseload_cap"]), 10, 50, 1),
@@ -191,6 +200,17 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
+def anyone_holds(model: StaffingModel) -> bool:
+    """Whether any worker holds people of their own today (someone has a named worker)."""
+    return bool(model.staff.caseload.any())
+
+
+def ever_held(model: StaffingModel) -> bool:
+    """Whether anyone has held people of their own, or waited for a worker of their own, so far in the run."""
+    daily = model.daily[: model.day]
+    return anyone_holds(model) or bool(daily[:, S["mean_caseload"]].any() or daily[:, S["pending"]].any())
+
+
 def held_by_need(model: StaffingModel, rows: np.ndarray) -> np.ndarray:
     """People each worker (by row) holds as named worker, by need level: shape (3, workers)."""
     people = model.people
@@ -234,8 +254,8 @@ def summary_text(model: StaffingModel) -> solara.Element:
     daily = model.daily[: model.day]
     person_years = max(model.day, 1) / DAYS_PER_YEAR * model.people.n
     admissions = daily[:, S["admissions"]].sum()
-    pending = np.count_nonzero(model.people.named_worker == NO_ONE) if model.system.has_named_workers else 0
-    holding = f", {pending} waiting for a named worker" if model.system.has_named_workers else ""
+    pending = model.system.pending()
+    holding = f", {pending} waiting for a named worker" if pending or anyone_holds(model) else ""
     return solara.Text(
         f"{model.arm}: {model.people.n} people, {len(model.worker_agents)} workers in post, "
         f"week {model.day // DAYS_PER_STEP} (day {model.day}): {int(admissions)} admissions "
@@ -277,7 +297,7 @@ def outcomes_plot(model: StaffingModel) -> solara.Element:
 
 
 def workload_plot(model: StaffingModel) -> solara.Element:
-    """Waiting days per contact, caseload (named) or open contacts (duty), and stress, week by week."""
+    """Waiting days per contact; open contacts, and people held and waiting where anyone holds people; stress."""
     daily = model.daily[: model.day]
     weeks = np.arange(model.day) / DAYS_PER_STEP
     fig = Figure(figsize=(6, 4.6))
@@ -287,15 +307,15 @@ def workload_plot(model: StaffingModel) -> solara.Element:
     axes[0].plot(weeks, _ratio(rolling_sum(daily[:, S["wait_days"]]), rolling_sum(daily[:, S["waited_contacts"]])))
     axes[0].set_ylabel("wait (days)")
     axes[0].set_title(f"{model.arm}: waiting ({WINDOW_DAYS}-day mean), caseload and stress", fontsize=10)
-    if model.system.has_named_workers:
-        axes[1].plot(weeks, daily[:, S["mean_caseload"]], label="mean caseload of social workers")
+    if ever_held(model):
+        axes[1].plot(weeks, daily[:, S["mean_caseload"]], label="mean caseload of social workers (people held)")
         axes[1].plot(weeks, daily[:, S["pending"]], label="people waiting for a named worker")
-        axes[1].legend(fontsize=7, loc="upper left")
-        axes[1].set_ylabel("people")
+        axes[1].plot(weeks, daily[:, S["backlog"]], color="tab:gray", lw=0.8, label="open contacts")
+        axes[1].set_ylabel("people /\ncontacts")
     else:
-        axes[1].plot(weeks, daily[:, S["backlog"]], label="open contacts (duty queue)")
-        axes[1].legend(fontsize=7, loc="upper left")
+        axes[1].plot(weeks, daily[:, S["backlog"]], label="open contacts (no one holds anyone)")
         axes[1].set_ylabel("contacts")
+    axes[1].legend(fontsize=7, loc="upper left")
     axes[2].plot(weeks, daily[:, S["mean_stress"]], color="tab:red", label="mean stress")
     axes[2].axhline(1, color="black", lw=0.7, ls="--")
     axes[2].set_ylabel("stress\n(1 = full load)")
@@ -307,10 +327,11 @@ def workers_view(model: StaffingModel) -> solara.Element:
     """Who holds which people, and how many workers each person has met.
 
     Left: one column per worker in post, social workers first, then advanced practitioners, then
-    agency workers (the coloured strip under the columns). In the named arm a column is the people
-    the worker holds, by need level, against the caseload cap; under duty no one holds anyone, and a
-    column is the people the worker met in the past four weeks. A grey triangle marks a worker who
-    is absent today. Right: how many different workers each person met over the past year.
+    agency workers (the coloured strip under the columns). When anyone has a named worker, a column is
+    the people the worker holds, by need level, against the caseload cap; when no one holds anyone
+    (a duty desk, or a switch-over before its day), a column is the people the worker met in the past
+    four weeks. A grey triangle marks a worker who is absent today. Right: how many different workers
+    each person met over the past year.
     """
     workers = sorted(model.worker_agents, key=lambda w: (ROLES.index(w.role), w.post))
     rows = np.array([w.row for w in workers], dtype=np.int64)
@@ -318,7 +339,9 @@ def workers_view(model: StaffingModel) -> solara.Element:
     fig = Figure(figsize=(12, 3.6))
     fig.subplots_adjust(left=0.05, right=0.99, top=0.9, bottom=0.16, wspace=0.18)
     ax, people_ax = fig.subplots(1, 2, width_ratios=(3, 1))
-    if model.system.has_named_workers:
+    pending = model.system.pending()
+    waiting = f", {pending} waiting for a named worker" if pending else ""
+    if anyone_holds(model):
         held = held_by_need(model, rows)
         base = np.zeros(rows.size)
         for level, name in enumerate(NEED_LEVELS):
@@ -327,16 +350,17 @@ def workers_view(model: StaffingModel) -> solara.Element:
             )
             base = base + held[level]
         ax.axhline(model.cfg.named.caseload_cap, color="black", lw=0.7, ls="--", label="cap (1 FTE)")
-        pending = np.count_nonzero(model.people.named_worker == NO_ONE)
         ax.set_ylabel("people held")
-        ax.set_title(f"Named: the people each worker holds ({pending} in the pending tray)", fontsize=10)
+        ax.set_title(f"The people each worker holds{waiting}", fontsize=10)
         top = max(float(base.max(initial=0)), model.cfg.named.caseload_cap)
     else:
         seen = seen_recently(model, rows)
         ax.stairs(seen, edges, fill=True, color="tab:gray", label=f"people met, past {WINDOW_DAYS} days")
         ax.set_ylabel("people met")
         ax.set_title(
-            f"Duty: no one holds anyone; the people each worker met in the past {WINDOW_DAYS} days", fontsize=10
+            f"Today no one holds anyone under this system{waiting}: the people each worker met in the past "
+            f"{WINDOW_DAYS} days",
+            fontsize=10,
         )
         top = float(seen.max(initial=0))
     top = max(top, 1.0) * 1.3
@@ -395,7 +419,7 @@ def Page() -> None:
         model,
         components=[],
         model_params=MODEL_PARAMS,
-        name="Named workers or a duty system: one team, week by week",
+        name="Staffing systems: one team, week by week",
         play_interval=150,
     )
     Views(model.value)

@@ -21,6 +21,7 @@ from sim.app import (
     OVERRIDE_KEYS,
     ExploreModel,
     Views,
+    anyone_holds,
     held_by_need,
     outcomes_plot,
     recent_continuity,
@@ -32,6 +33,7 @@ from sim.app import (
 from sim.metrics import continuity
 from sim.model import StaffingModel
 from sim.population import NO_ONE
+from sim.staffing import SYSTEMS
 
 
 def test_every_control_is_a_model_argument_with_the_config_default() -> None:
@@ -42,6 +44,13 @@ def test_every_control_is_a_model_argument_with_the_config_default() -> None:
         section, field = key.split(".")
         assert MODEL_PARAMS[name].value == getattr(getattr(cfg, section), field), name
         assert MODEL_PARAMS[name].min <= MODEL_PARAMS[name].value <= MODEL_PARAMS[name].max, name
+
+
+def test_the_system_picker_lists_every_registered_system_by_its_label() -> None:
+    picker = MODEL_PARAMS["arm"]
+    assert [item["value"] for item in picker["values"]] == list(SYSTEMS)
+    assert [item["title"] for item in picker["values"]] == [cls.label for cls in SYSTEMS.values()]
+    assert picker["value"] in SYSTEMS
 
 
 def test_the_first_model_is_the_config_as_it_is() -> None:
@@ -99,7 +108,7 @@ def test_views_read_the_model() -> None:
     assert "week 10 (day 70)" in text
 
 
-@pytest.mark.parametrize("arm", ["named", "duty"])
+@pytest.mark.parametrize("arm", list(SYSTEMS))
 def test_every_view_draws(arm: str) -> None:
     model = ExploreModel(arm=arm, people=150)
     for view in (outcomes_plot, workload_plot, workers_view):  # at day 0, before any contact
@@ -113,6 +122,36 @@ def test_every_view_draws(arm: str) -> None:
         figure.savefig(buffer, format="png")
         assert buffer.getvalue().startswith(b"\x89PNG")
     assert Views(model) is not None
+
+
+def _title(element: object) -> str:
+    figure = element.kwargs.get("figure") or element.args[0]  # type: ignore[attr-defined]
+    return figure.axes[0].get_title()
+
+
+def test_views_decide_from_the_data_not_the_system() -> None:
+    """Who holds people and who waits come from the model's arrays and the system's ``pending`` hook."""
+    duty = ExploreModel(arm="duty", people=150)
+    duty.step()
+    assert not anyone_holds(duty)
+    assert "no one holds anyone under this system" in _title(workers_view(duty))
+    assert "waiting for a named worker" not in (summary_text(duty).kwargs.get("text") or summary_text(duty).args[0])
+
+    named = ExploreModel(arm="named", people=150, caseload_cap=10)  # too few places: some people wait
+    named.step()
+    assert anyone_holds(named)
+    pending = named.system.pending()
+    assert pending > 0
+    assert "people each worker holds" in _title(workers_view(named))
+    assert f"{pending} waiting for a named worker" in _title(workers_view(named))
+    text = summary_text(named).kwargs.get("text") or summary_text(named).args[0]
+    assert f"{pending} waiting for a named worker" in text
+
+    # A switch-over holds no one before its day (the page's first weeks are the warm-up), and people after it.
+    switch = ExploreModel(arm="switch", people=150)
+    switch.step()
+    assert not anyone_holds(switch)
+    assert "no one holds anyone under this system" in _title(workers_view(switch))
 
 
 # Front-end files ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import pytest
 from conftest import in_ci
 
 from sim import app_assets
+from sim.staffing import SYSTEMS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = [
@@ -160,7 +161,7 @@ def test_page_changes_with_sliders_and_steps(server: str, chromium: str, tmp_pat
             expect(people).to_have_attribute("aria-valuenow", "500")
             # Switch to the duty system.
             page.locator(".v-select", has_text="Staffing system").click()
-            page.get_by_role("option", name="duty").click()
+            page.get_by_role("option", name=SYSTEMS["duty"].label).click()
 
             # Sliders act when a new model is built: Reset, and the page shows the new team.
             page.get_by_role("button", name="Reset").click()
