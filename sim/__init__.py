@@ -1,6 +1,69 @@
-"""named-worker-sim: a paired duty vs named-worker simulation of a community learning-disability team."""
+"""named-worker-sim: a paired duty vs named-worker simulation of a community learning-disability team.
+
+The modules, layer by layer, lowest first. A module imports only from its own layer or lower ones,
+never from a higher one (not even inside a function), and there are no import circles; the only
+exceptions are the type-checking-only references from ``staffing`` and ``agents`` back to ``model``
+(under ``if TYPE_CHECKING:``, never run). ``LAYERS`` below is the same table, checked by
+``tests/test_layout.py``.
+
+1. Config and randomness
+    - ``params``: the pydantic config models (types, ranges, descriptions), ``validate``, the cost
+      lines. Depends on: nothing in ``sim``.
+    - ``streams``: common random numbers, one generator per (seed, replicate, stream).
+      Depends on: nothing in ``sim``.
+2. People
+    - ``population``: person and worker arrays and their initialisation.
+      Depends on: params, streams.
+3. The model
+    - ``agents``: ``Person`` and ``Worker``, mesa agents that are views onto the arrays.
+      Depends on: population.
+    - ``staffing``: the staffing systems (``DutySystem``, ``NamedWorkerSystem``, ...) and their
+      registry ``SYSTEMS``. Depends on: params, population.
+    - ``model``: ``StaffingModel``, the daily schedule. Depends on: params, streams, population,
+      agents, staffing.
+4. Measures
+    - ``metrics``: continuity indices, the per-run summary and monthly series. Depends on: model, costs.
+    - ``costs``: the cost ledger, payers, discounting and the business case. Depends on: params.
+5. Bookkeeping
+    - ``jobs``: atomic writes, job keys and done markers, finished-job folders, running ``nwsim`` in a
+      child process. Depends on: nothing in ``sim``.
+    - ``compose``: config composition (the conf folder, Hydra's compose API, validation against the
+      registry of staffing systems), shared by every command. Depends on: params, staffing.
+6. Runs
+    - ``runner``: replicates x arms in a process pool, paired differences, result tables, many teams.
+      Depends on: params, streams, model, metrics, jobs.
+7. Commands and pages (on top; nothing below imports them)
+    - ``cli``: the Hydra entry point ``nwsim``. Depends on: params, compose, jobs, runner, plots,
+      report, sensitivity.
+    - ``sweep``: ``nwsim-aggregate``, the sweep summary and heatmaps. Depends on: jobs, sensitivity,
+      ablation.
+    - ``report``: ``business_case.json``, ``report.html`` and ``nwsim-report``. Depends on: params,
+      costs, runner, compose.
+    - ``plots``: the figures of one run. Depends on: runner.
+    - ``validation``: ``nwsim-validate``, published figures against simulated ones. Depends on:
+      streams, costs, jobs.
+    - ``sensitivity``: ``nwsim-sensitivity``, Morris and Sobol in resumable chunks. Depends on:
+      params, costs, runner, jobs.
+    - ``ablation``: ``nwsim-ablation``, what each mechanism carries of the benefit. Depends on:
+      params, costs, jobs.
+    - ``bench``: ``nwsim-bench``, speed and memory figures. Depends on: model, compose, jobs.
+    - ``app``: the interactive page. Depends on: params, population, model, metrics, compose.
+    - ``app_assets``: the page's front-end files. Depends on: nothing in ``sim``.
+"""
 
 import os
+
+#: The modules of ``sim`` by layer, lowest first (see above): each imports only from its own layer or
+#: lower ones, and every module is in exactly one layer.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("params", "streams"),
+    ("population",),
+    ("agents", "staffing", "model"),
+    ("metrics", "costs"),
+    ("jobs", "compose"),
+    ("runner",),
+    ("cli", "sweep", "report", "plots", "validation", "sensitivity", "ablation", "bench", "app", "app_assets"),
+)
 
 # Parallelism is one process per run; numerical libraries must not add thread pools of their own
 # (they would oversubscribe the cores, and a threaded parent cannot be forked safely).

@@ -22,9 +22,8 @@ import pandas as pd
 import yaml
 
 from sim.costs import mean_ci
+from sim.jobs import AggregationError, job_dirs, run_code, run_nwsim, write_atomic
 from sim.params import MECHANISMS
-from sim.runner import write_atomic
-from sim.sweep import AggregationError, job_dirs, run_code
 
 #: Benefit metrics: label, and the sign that turns named - duty into "named is better" (> 0).
 METRICS = {
@@ -254,8 +253,6 @@ def _note(sweep_dir: Path, table: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console script ``nwsim-ablation``: run ``experiments/ablation.yaml`` (resumable) and write docs/ablation.md."""
-    from sim.cli import run_nwsim
-
     parser = argparse.ArgumentParser(prog="nwsim-ablation", description=main.__doc__)
     parser.add_argument("--sweep-dir", type=Path, default=Path("multirun/ablation"), help="the ablation sweep folder")
     parser.add_argument("--docs", type=Path, default=Path("docs"), help="where ablation.md and figures/ go")

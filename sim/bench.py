@@ -14,18 +14,14 @@ import threading
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
-from sim.cli import CONF_DIR, load_config
+from sim.compose import compose
+from sim.jobs import JOB_FILE, write_atomic
 from sim.model import StaffingModel
-from sim.runner import write_atomic
-from sim.sweep import JOB_FILE
 
 
 def time_one_arm(arm: str, repeats: int, overrides: list[str]) -> dict[str, float]:
     """CPU seconds of one arm of one replicate (model built and run), median over ``repeats`` replicates."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = load_config(compose("config", overrides=overrides))
+    cfg = compose(overrides)
     seconds = []
     for replicate in range(repeats):
         start = time.process_time()

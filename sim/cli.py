@@ -12,50 +12,21 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from sim.params import Config, ConfigError, in_free_form, section_keys, validate
+from sim.compose import (
+    CONF_DIR,
+    LAUNCH_DIR_VARIABLE,
+    bad_sweep_values,
+    load_config,
+    model_dict,
+    unknown_override_keys,
+)
+from sim.params import Config, ConfigError
 
-#: The project's config folder. Hydra resolves a relative config_path against this module, not the
-#: current directory, so the console script points at the repository's ``conf/`` explicitly; users add
-#: their own folders with ``--config-dir`` or ``hydra.searchpath``.
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-#: Keys of the composed config that belong to Hydra's composition, not to the model.
-NON_MODEL_KEYS = ("hydra", "experiment")
 EXIT_BAD_CONFIG = 2
 #: Launchers that already run several jobs at once: each job then simulates in one process.
 PARALLEL_LAUNCHERS = ("JoblibLauncher", "RayLauncher", "RayAWSLauncher", "LocalLauncher")
-#: Folder the command was started in. Output folders in conf/config.yaml hang from it, so results land
-#: in the same place whatever working directory a launcher gives its workers (Ray, SLURM).
-LAUNCH_DIR_VARIABLE = "NWSIM_LAUNCH_DIR"
-
-
-def _launch_dir() -> str:
-    return os.environ.get(LAUNCH_DIR_VARIABLE) or os.getcwd()
-
-
-def _swept_dirname(task_overrides: list[str], sweeper_params: dict | None) -> str:
-    """A job folder name from the overrides the sweeper varies (all task overrides when it varies none)."""
-    swept = set(sweeper_params or {})
-    chosen = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") in swept] or list(task_overrides)
-    return ",".join(chosen).replace("/", "_") or "default"
-
-
-OmegaConf.register_new_resolver("nwsim.launch_dir", _launch_dir, use_cache=True, replace=True)
-OmegaConf.register_new_resolver("nwsim.swept_dirname", _swept_dirname, replace=True)
-
-
-def model_dict(cfg: DictConfig) -> dict[str, Any]:
-    """The composed config as a plain dict without Hydra's own keys."""
-    keep = [key for key in cfg if key not in NON_MODEL_KEYS]
-    raw = OmegaConf.to_container(OmegaConf.masked_copy(cfg, keep), resolve=True)
-    assert isinstance(raw, dict)
-    return raw
-
-
-def load_config(cfg: DictConfig) -> Config:
-    """Validate a composed Hydra config; raise ConfigError listing every problem."""
-    return validate(model_dict(cfg))
 
 
 def _exit_on_bad_config(cfg: DictConfig) -> Config:
@@ -82,57 +53,6 @@ class ValidateOnStart(Callback):
             sys.exit(EXIT_BAD_CONFIG)
 
 
-def bad_sweep_values(config: DictConfig) -> list[str]:
-    """Plain messages for swept values (command line or ``hydra.sweeper.params``) that fail validation.
-
-    Each value is checked on its own against the base config, which catches a bad value in any job
-    without composing every combination (each job still validates its own whole config).
-    """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    texts = list(config.hydra.overrides.task)
-    params = config.hydra.sweeper.get("params") or {}
-    texts += [f"{key}={value}" for key, value in params.items()]
-    base = OmegaConf.masked_copy(config, [key for key in config if key not in NON_MODEL_KEYS])
-    problems = []
-    for override in OverridesParser.create().parse_overrides(texts):
-        if not override.is_sweep_override() or override.get_key_element().startswith("hydra"):
-            continue
-        key = override.get_key_element().lstrip("+~")
-        for value in override.sweep_iterator():
-            trial = base.copy()
-            OmegaConf.update(trial, key, value, force_add=True)
-            try:
-                validate(model_dict(trial))
-            except ConfigError as exc:
-                problems += [line for line in str(exc).splitlines()[1:] if line.strip().startswith(key)]
-            except Exception as exc:  # a value OmegaConf cannot even place (say, a list into a number)
-                problems.append(f"  {key} = {value!r}: {exc}")
-    return problems
-
-
-def unknown_override_keys(args: list[str]) -> list[str]:
-    """Plain messages for command-line overrides whose key is not a config key (Hydra's own error is terse)."""
-    problems = []
-    for arg in args:
-        if arg.startswith("-") or "=" not in arg:
-            continue
-        key, value = arg.split("=", 1)
-        key = key.lstrip("+~")
-        if key.startswith("hydra") or "/" in key or key in NON_MODEL_KEYS:
-            continue
-        parts = tuple(key.split("."))
-        if in_free_form(parts[:-1]):
-            continue  # keys inside a mapping (a cost line's payer, a sensitivity factor) are checked by validation
-        keys = section_keys(parts[:-1])
-        if keys is None:
-            problems.append(f"  {key} = {value!r}: unknown key ('{'.'.join(parts[:-1])}' is not a config section)")
-        elif parts[-1] not in keys:
-            where = ".".join(parts[:-1]) or "the top level"
-            problems.append(f"  {key} = {value!r}: unknown key (allowed in {where}: {', '.join(keys)})")
-    return problems
-
-
 def pool_size(config: Config) -> int:
     """Processes for one job: ``jobs`` if set; else 1 under a launcher that runs jobs side by side; else all cores."""
     if config.jobs:
@@ -147,10 +67,11 @@ def pool_size(config: Config) -> int:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _run(cfg: DictConfig) -> None:
-    from sim.plots import save_figures  # imported here so a bad config fails fast
+    # Imported here, so a bad config fails fast.
+    from sim.jobs import job_done, job_key, mark_done
+    from sim.plots import save_figures
     from sim.report import write_business_case
     from sim.runner import console_table, run_experiment, run_teams, save_results
-    from sim.sweep import job_done, job_key, mark_done
 
     started = time.perf_counter()
     config = _exit_on_bad_config(cfg)
@@ -183,21 +104,6 @@ def _run(cfg: DictConfig) -> None:
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()
     mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": simulated - simulating})
-
-
-def run_nwsim(args: list[str]) -> None:
-    """Run ``nwsim args`` in a child process, as a user would; exit with its code if it fails.
-
-    The commands that drive experiments (``nwsim-validate``, ``nwsim-ablation``, ``nwsim-sensitivity``)
-    use it so each experiment runs exactly as ``uv run nwsim experiment=NAME`` does: validated first,
-    resumable, through any Hydra launcher given among ``args``.
-    """
-    import subprocess
-
-    print("$ nwsim " + " ".join(args), file=sys.stderr, flush=True)
-    code = subprocess.call([sys.executable, "-c", "from sim.cli import main; main()", *args])
-    if code:
-        sys.exit(code)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.special import stdtrit  # Student t quantiles, without importing scipy.stats (slow to load)
 from tqdm import tqdm
 
+from sim.jobs import _UMASK, write_atomic
 from sim.metrics import monthly, summarise
 from sim.model import StaffingModel
 from sim.params import Config, Teams
@@ -180,29 +181,6 @@ def compare(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Write a file through ``write(temporary_path)`` and rename it into place, so no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_results(results: Results, out_dir: Path) -> list[Path]:

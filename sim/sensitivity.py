@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.jobs import AggregationError, code_key, job_dirs, run_nwsim, write_atomic
 from sim.params import Config, Sensitivity, with_values
-from sim.runner import run_many, write_atomic
-from sim.sweep import AggregationError, code_key, job_dirs
+from sim.runner import run_many
 
 #: Outputs analysed: column in points.parquet -> plain label.
 OUTPUTS = {
@@ -564,8 +564,6 @@ def _sweep_dir(base: Path, method: str, seed: int) -> Path:
 
 def _sweeps(base: Path, method: str, seeds: list[int], run: list[str] | None) -> list[tuple[dict, pd.DataFrame]]:
     """Run (unless ``run`` is None) and collect the sweeps of ``seeds``."""
-    from sim.cli import run_nwsim
-
     collected = []
     for seed in seeds:
         sweep = _sweep_dir(base, method, seed)

@@ -1,7 +1,6 @@
-"""Sweeps: resumable jobs, and one summary table and heatmaps over every job of a Hydra multirun.
+"""``nwsim-aggregate``: one summary table and heatmaps over every finished job of a Hydra multirun.
 
-A job is *done* when its folder holds ``job.json`` with the key of its resolved config and of the
-model's code; a rerun of the same sweep skips done jobs and runs only what is missing. The summary
+Which jobs are finished, and with which code, is ``sim.jobs``'s bookkeeping. The summary
 (``sweep_summary.csv`` and ``.parquet``) has one row per job: the swept values as columns and every
 metric of its ``comparison.csv`` as ``<metric>__<statistic>`` columns.
 """
@@ -9,10 +8,8 @@ metric of its ``comparison.csv`` as ``<metric>__<statistic>`` columns.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +19,8 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from sim.runner import write_atomic
+from sim.jobs import JOB_FILE, NOT_SWEPT, AggregationError, job_dirs, write_atomic
 
-#: Marker written last by a finished job.
-JOB_FILE = "job.json"
 SUMMARY = "sweep_summary"
 #: comparison.csv columns kept in the summary, per metric.
 STATISTICS = ("duty_mean", "named_mean", "diff_mean", "diff_ci_low", "diff_ci_high")
@@ -35,64 +30,6 @@ HEATMAPS = {
     "upc": "Continuity (UPC), named - duty",
     "cost_total_gbp": "Total cost (GBP, present value), named - duty",
 }
-#: Overrides that say how a job runs, not what it models: left out of the swept columns.
-NOT_SWEPT = ("jobs", "resume", "experiment")
-_CODE = Path(__file__).resolve().parent
-
-
-class AggregationError(RuntimeError):
-    """A sweep folder that cannot be summarised (no finished job, unreadable tables)."""
-
-
-# Resumable jobs ------------------------------------------------------------------------------
-
-
-def code_key() -> str:
-    """Digest of the model's source files, so results of older code are never taken for new ones."""
-    digest = hashlib.sha256()
-    for path in sorted(_CODE.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def job_key(model_config: dict[str, Any]) -> str:
-    """Key of a job: its resolved model config (without how it runs) and the model's code."""
-    what = {k: v for k, v in model_config.items() if k not in NOT_SWEPT}
-    text = json.dumps(what, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16] + "-" + code_key()
-
-
-def run_code(out_dir: Path) -> str:
-    """The model-code key a finished job ran with (from its job.json; "unknown" without one)."""
-    try:
-        return str(json.loads((Path(out_dir) / JOB_FILE).read_text())["key"]).rsplit("-", 1)[-1]
-    except (OSError, ValueError, KeyError):
-        return "unknown"
-
-
-def job_done(out_dir: Path, key: str) -> bool:
-    """Whether ``out_dir`` already holds a finished job with this key."""
-    try:
-        record = json.loads((Path(out_dir) / JOB_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return record.get("key") == key and all((Path(out_dir) / name).exists() for name in record.get("files", []))
-
-
-def mark_done(out_dir: Path, key: str, files: list[Path], timings: dict[str, float]) -> None:
-    """Write ``job.json`` (atomically, last): the key, the files written and how long the job took."""
-    out_dir = Path(out_dir)
-    record = {
-        "key": key,
-        "files": sorted(str(Path(f).relative_to(out_dir)) for f in files),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        **{name: round(value, 3) for name, value in timings.items()},
-    }
-    write_atomic(out_dir / JOB_FILE, lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
-
-
-# Aggregation ---------------------------------------------------------------------------------
 
 
 def _overrides(job_dir: Path) -> dict[str, Any]:
@@ -108,11 +45,6 @@ def _overrides(job_dir: Path) -> dict[str, Any]:
             continue
         out[key] = yaml.safe_load(value) if value else None
     return out
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    """Folders of finished jobs under ``sweep_dir`` (any depth), in a stable order."""
-    return sorted({p.parent for p in Path(sweep_dir).rglob(JOB_FILE)}, key=lambda p: str(p))
 
 
 def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:

@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.costs import mean_ci
-from sim.runner import write_atomic
-from sim.sweep import run_code
+from sim.jobs import run_code, run_nwsim, write_atomic
 
 ROLES = ("input", "calibration", "validation")
 #: Bootstrap resamples for intervals of ratios of means.
@@ -334,8 +333,6 @@ EXPLANATIONS = {
 
 def main(argv: list[str] | None = None) -> None:
     """Console script ``nwsim-validate``: run the validation and pilot experiments (resumable); write validation.md."""
-    from sim.cli import run_nwsim
-
     parser = argparse.ArgumentParser(prog="nwsim-validate", description=main.__doc__)
     parser.add_argument("--out", type=Path, default=Path("outputs/validation"), help="folder of the two runs")
     parser.add_argument("--docs", type=Path, default=Path("docs"), help="where validation.md goes")

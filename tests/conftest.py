@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from sim.cli import CONF_DIR, load_config
+from sim.compose import compose
 from sim.params import Config
 
 #: Small, fast settings for tests that do not need a full team or horizon.
@@ -16,8 +15,7 @@ SMALL = ("team.people=200", "horizon_years=2", "warmup_years=0.5", "replicates=2
 
 def make_config(*overrides: str) -> Config:
     """The validated config for ``overrides`` (Hydra override syntax), like ``uv run nwsim overrides``."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return load_config(compose("config", overrides=list(overrides)))
+    return compose(list(overrides))
 
 
 @pytest.fixture

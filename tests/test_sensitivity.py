@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.jobs import AggregationError, mark_done
 from sim.params import Config, ConfigError
 from sim.sensitivity import analyse, choose_sobol_factors, collect, rank_agreement, run_chunk, write_analysis
-from sim.sweep import AggregationError, mark_done
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parent.parent

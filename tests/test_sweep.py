@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from conftest import make_config
 
+from sim.jobs import JOB_FILE, job_done, job_key, mark_done
 from sim.params import Config
 from sim.runner import team_sizes, whole_of_teams
-from sim.sweep import JOB_FILE, job_done, job_key, mark_done
 from sim.sweep import main as aggregate_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +170,7 @@ def test_the_caseload_turnover_experiment_is_a_5_by_5_multirun() -> None:
     from hydra import compose, initialize_config_dir
     from hydra.types import RunMode
 
-    from sim.cli import CONF_DIR
+    from sim.compose import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["experiment=caseload_turnover"], return_hydra_config=True)
