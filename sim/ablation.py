@@ -25,12 +25,12 @@ from sim.costs import mean_ci
 from sim.jobs import AggregationError, job_dirs, run_code, run_nwsim, write_atomic
 from sim.params import MECHANISMS
 
-#: Benefit metrics: label, and the sign that turns named - duty into "named is better" (> 0).
+#: Benefit metrics: label, and the sign that turns arm - baseline into "the arm is better" (> 0).
 METRICS = {
     "admissions_per_100_person_years": ("Admissions avoided per 100 person-years", -1.0),
     "bed_days_per_100_person_years": ("Bed days avoided per 100 person-years", -1.0),
     "upc": ("Continuity gained (UPC)", 1.0),
-    "cost_total_gbp": ("Net saving, GBP present value (duty cost - named cost)", -1.0),
+    "cost_total_gbp": ("Net saving, GBP present value (baseline cost - arm cost)", -1.0),
 }
 #: Plain names of the mechanisms.
 LABELS = {
@@ -49,14 +49,16 @@ ALL_ON = "all_on"
 TABLE = "ablation"
 
 
-def _ablation_of(job: Path) -> str:
-    """The ``ablation`` value a job ran with (``all_on`` for none), from its saved Hydra config."""
-    config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
-    return config.get("ablation") or ALL_ON
+def _job_config(job: Path) -> dict:
+    """A job's saved Hydra config."""
+    return yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
 
 
 def benefits(sweep_dir: Path) -> pd.DataFrame:
-    """Per-replicate benefit of named over duty for every finished job: rows replicates, columns (ablation, metric).
+    """Per-replicate benefit of every compared arm over the baseline in every finished job.
+
+    Returns:
+        Rows replicates, columns (arm, ablation, metric); ``all_on`` is the job with every mechanism on.
 
     Raises:
         AggregationError: no finished job, or no job with every mechanism on.
@@ -66,20 +68,43 @@ def benefits(sweep_dir: Path) -> pd.DataFrame:
         runs_path = job / "runs.parquet"
         if not runs_path.exists() or not (job / ".hydra" / "config.yaml").exists():
             continue
+        config = _job_config(job)
+        baseline, ablation = config.get("baseline", "duty"), config.get("ablation") or ALL_ON
         runs = pd.read_parquet(runs_path)
-        if not {"duty", "named"} <= set(runs["arm"]):
+        if baseline not in set(runs["arm"]):
             continue
         wide = runs.pivot(index="replicate", columns="arm", values=list(METRICS))
-        frames[_ablation_of(job)] = pd.DataFrame(
-            {metric: sign * (wide[(metric, "named")] - wide[(metric, "duty")]) for metric, (_, sign) in METRICS.items()}
-        )
-    if ALL_ON not in frames:
+        for arm in dict.fromkeys(runs["arm"]):
+            if arm == baseline:
+                continue
+            frames[(arm, ablation)] = pd.DataFrame(
+                {
+                    metric: sign * (wide[(metric, arm)] - wide[(metric, baseline)])
+                    for metric, (_, sign) in METRICS.items()
+                }
+            )
+    if ALL_ON not in {ablation for _, ablation in frames}:
         raise AggregationError(f"no finished job with every mechanism on (ablation=null) under {sweep_dir}")
     return pd.concat(frames, axis=1)
 
 
 def ablation_table(per_replicate: pd.DataFrame) -> pd.DataFrame:
-    """One row per metric and mechanism: benefit lost without it and benefit alone, with 95% intervals and shares."""
+    """One row per compared arm, metric and mechanism: benefit lost without it and alone, with intervals and shares.
+
+    ``per_replicate`` has columns (arm, ablation, metric) as ``benefits`` returns, or (ablation, metric) for one arm.
+    """
+    if per_replicate.columns.nlevels == 2:
+        per_replicate = pd.concat({"named": per_replicate}, axis=1)
+    tables = []
+    for arm in dict.fromkeys(per_replicate.columns.get_level_values(0)):
+        table = _arm_table(per_replicate[arm])
+        table.insert(0, "arm", arm)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def _arm_table(per_replicate: pd.DataFrame) -> pd.DataFrame:
+    """``ablation_table`` for one arm: ``per_replicate`` has columns (ablation, metric)."""
     have = set(per_replicate.columns.get_level_values(0))
     rows = []
     for metric, (label, _) in METRICS.items():
@@ -119,7 +144,7 @@ def ablation_table(per_replicate: pd.DataFrame) -> pd.DataFrame:
                 }
             rows.append(row)
     table = pd.DataFrame(rows)
-    table["n_pairs"] = len(per_replicate)
+    table["n_pairs"] = int(per_replicate[(ALL_ON, next(iter(METRICS)))].notna().sum())
     return table
 
 
@@ -140,10 +165,18 @@ def _share(value: float) -> str:
     return f"{value + 0.0:.0%}".replace("-0%", "0%") if np.isfinite(value) else "n/a"
 
 
-def render_markdown(table: pd.DataFrame, figure: str | None, note: str) -> str:
-    """The ablation tables as Markdown: per metric, each mechanism's benefit lost without it and alone."""
+def render_markdown(table: pd.DataFrame, figure: str | dict[str, str] | None, note: str) -> str:
+    """The ablation tables as Markdown: per compared arm and metric, each mechanism's benefit lost without it and alone.
+
+    ``figure`` is one figure's path (one arm) or a path per arm.
+    """
+    if "arm" not in table:
+        table = table.assign(arm="named")
+    arms = list(dict.fromkeys(table["arm"]))
+    figures = figure if isinstance(figure, dict) else {arm: figure for arm in arms}
+    which = "the named model's" if arms == ["named"] else "each staffing system's"
     out = [
-        "# Ablation: which mechanism carries the named model's benefit",
+        f"# Ablation: which mechanism carries {which} benefit",
         "",
         note,
         "",
@@ -158,6 +191,16 @@ def render_markdown(table: pd.DataFrame, figure: str | None, note: str) -> str:
         "replicates; every job uses the same seeds, so the jobs are paired with one another as well.",
         "",
     ]
+    for arm in arms:
+        if len(arms) > 1:
+            out += [f"## {arm}", ""]
+        out += _arm_markdown(table[table["arm"] == arm], figures.get(arm), "###" if len(arms) > 1 else "##")
+    return "\n".join(out)
+
+
+def _arm_markdown(table: pd.DataFrame, figure: str | None, heading: str) -> list[str]:
+    """The Markdown of one compared arm (see ``render_markdown``)."""
+    out: list[str] = []
     if figure:
         out += [f"![Benefit lost without each mechanism and benefit of each alone]({figure})", ""]
     for metric, part in table.groupby("metric", sort=False):
@@ -165,10 +208,10 @@ def render_markdown(table: pd.DataFrame, figure: str | None, note: str) -> str:
         total = first["benefit_all_on"] - first["benefit_all_off"]
         alone = part["alone_mean"].sum()
         out += [
-            f"## {first['metric_label']}",
+            f"{heading} {first['metric_label']}",
             "",
             f"Everything on: {_interval(first.benefit_all_on, first.benefit_all_on_ci_low, first.benefit_all_on_ci_high, metric)}; "  # noqa: E501
-            f"everything off (structure alone: pooled duty desk against one worker per person): "
+            f"everything off (structure alone: how each system allocates people and contacts): "
             f"{_interval(first.benefit_all_off, first.benefit_all_off_ci_low, first.benefit_all_off_ci_high, metric)}. "
             f"Total carried by the mechanisms: {_fmt(total, metric)}; sum of each alone: {_fmt(alone, metric)} "
             f"(interaction: {_fmt(total - alone, metric)}).",
@@ -184,7 +227,7 @@ def render_markdown(table: pd.DataFrame, figure: str | None, note: str) -> str:
                 f"| {_share(r.alone_share)} |"
             )
         out.append("")
-    return "\n".join(out)
+    return out
 
 
 def figure(table: pd.DataFrame) -> object:
@@ -213,8 +256,10 @@ def figure(table: pd.DataFrame) -> object:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, [LABELS[m] for m in order], fontsize=8)
     axes[0].invert_yaxis()
+    arm = table["arm"].iloc[0] if "arm" in table else "named"
     fig.suptitle(
-        "Benefit of named over duty lost without each mechanism (filled) and of each alone (hollow)", fontsize=10
+        f"Benefit of {arm} over the baseline lost without each mechanism (filled) and of each alone (hollow)",
+        fontsize=10,
     )
     fig.tight_layout()
     return fig
@@ -230,18 +275,22 @@ def write_ablation(sweep_dir: Path, out_dir: Path | None = None, note: str = "")
     csv, png, md = out_dir / f"{TABLE}.csv", out_dir / "figures" / f"{TABLE}.png", out_dir / f"{TABLE}.md"
     if out_dir == sweep_dir:
         png = out_dir / f"{TABLE}.png"
-    fig = figure(table)
-    write_atomic(png, lambda p: fig.savefig(p, dpi=110, format="png"))  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
+    arms = list(dict.fromkeys(table["arm"]))
+    pngs = {arm: png if len(arms) == 1 else png.with_name(f"{TABLE}_{arm}.png") for arm in arms}
+    for arm, path in pngs.items():
+        fig = figure(table[table["arm"] == arm])
+        write_atomic(path, lambda p, fig=fig: fig.savefig(p, dpi=110, format="png"))  # type: ignore[attr-defined]
+        plt.close(fig)  # type: ignore[arg-type]
     write_atomic(csv, lambda p: table.to_csv(p, index=False))
-    text = render_markdown(table, str(png.relative_to(out_dir)), note or _note(sweep_dir, table))
+    shown = {arm: str(path.relative_to(out_dir)) for arm, path in pngs.items()}
+    text = render_markdown(table, shown, note or _note(sweep_dir, table))
     write_atomic(md, lambda p: p.write_text(text + "\n"))
-    return [csv, png, md]
+    return [csv, *pngs.values(), md]
 
 
 def _note(sweep_dir: Path, table: pd.DataFrame) -> str:
     job = job_dirs(sweep_dir)[0]
-    config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+    config = _job_config(job)
     return (
         f"Made by `uv run nwsim-ablation` on {time.strftime('%Y-%m-%d')} (model code {run_code(job)}): "
         f"{config['team']['people']} people, caseload {config['team']['caseload_per_worker']}, "

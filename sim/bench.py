@@ -17,6 +17,7 @@ from pathlib import Path
 from sim.compose import compose
 from sim.jobs import JOB_FILE, write_atomic
 from sim.model import StaffingModel
+from sim.staffing import SYSTEMS
 
 
 def time_one_arm(arm: str, repeats: int, overrides: list[str]) -> dict[str, float]:
@@ -137,7 +138,7 @@ def main() -> None:
     if not args.skip_large:
         scales.append(("large", args.large_repeats, [f"team.people={args.large_people}"]))
     for scale, repeats, extra in scales:
-        for arm in ("duty", "named"):
+        for arm in SYSTEMS:  # every registered staffing system
             result[f"one_arm_{arm}_{scale}"] = figures = time_one_arm(arm, repeats, [*extra, *args.overrides])
             print(
                 f"one arm ({arm}, {scale} scale): {figures['cpu_seconds_median']:.2f} s CPU, "

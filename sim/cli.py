@@ -97,7 +97,7 @@ def _run(cfg: DictConfig) -> None:
         simulated = time.perf_counter()
         written = save_results(results, out_dir)
         if config.figures:
-            written += save_figures(results, out_dir)
+            written += save_figures(results, out_dir, cfg=config)
         if results.comparison is not None:
             written += write_business_case(results, config, out_dir, page=config.figures)
     print(console_table(results))

@@ -92,6 +92,8 @@ def _system_problems(arms: object, baseline: object) -> list[str]:
         for arm in arms
         if arm not in SYSTEMS
     ]
+    if len(set(arms)) != len(arms):
+        problems.append(f"  arms = {arms!r}: each arm may appear once (allowed: a list of distinct registered systems)")
     if len(arms) > 1 and isinstance(baseline, str) and baseline not in arms:
         problems.append(f"  baseline = {baseline!r}: must be one of the arms (allowed: {', '.join(arms)})")
     return problems

@@ -6,19 +6,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
-from sim.params import Config, Costs
+from sim.params import COST_LINES, Config, Costs  # COST_LINES: the ledger lines, kept where they are validated
+from sim.staffing import SYSTEMS
 
-#: Ledger lines, each with a payer in ``costs.payer``.
-COST_LINES = (
-    "staff",
-    "agency_premium",
-    "recruitment",
-    "inpatient",
-    "delayed_discharge",
-    "crisis_response",
-    "emergency_placement",
-    "restrictive_placement",
-)
 PAYERS = ("council", "nhs")
 
 
@@ -85,80 +75,139 @@ def monthly_costs(series: dict[str, np.ndarray], costs: Costs, month_of_day: np.
 
 # Business case -------------------------------------------------------------------------------
 
-#: Who pays the investment (the named arm's extra staff and its set-up).
+#: Who pays the investment (a staffing system's extra staff and its set-up).
 INVESTMENT_PAYER = "council"
 
 
-def planned_investment(cfg: Config, n_days: int) -> tuple[float, float]:
-    """Present values of the investment: the extra FTE's staff cost over ``n_days``, and the one-off set-up.
-
-    The extra posts are costed as planned (funded whether filled or not); vacancies in them show up in
-    the staff line of the named arm, where they are a saving like any other.
-    """
+def _system_investment(cfg: Config, arm: str, n_days: int) -> tuple[float, float]:
+    """Present values over the first ``n_days`` measured days of one system's extra staff and set-up."""
+    fte, setup, start = SYSTEMS[arm].investment(cfg)
     c = cfg.costs
-    per_day = cfg.named.extra_fte * c.social_worker_per_hour_gbp * c.paid_hours_per_fte_year / 365
-    return float(per_day * discount_factors(n_days, c.discount_rate_per_year).sum()), float(c.named_setup_gbp)
+    factors = discount_factors(n_days, c.discount_rate_per_year)
+    per_day = fte * c.social_worker_per_hour_gbp * c.paid_hours_per_fte_year / 365
+    staff = float(per_day * factors[start:].sum())
+    paid = start < n_days  # a set-up after the period is not paid within it
+    return staff, float(setup * (1.0 + c.discount_rate_per_year) ** (-start / 365.0)) if paid else 0.0
 
 
-def paired_business_case(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+def planned_investment(cfg: Config, n_days: int, arm: str = "named", baseline: str = "duty") -> tuple[float, float]:
+    """Present values of the investment of ``arm`` over ``baseline``: extra staff cost over ``n_days``, and set-up.
+
+    Each system says what it invests (``StaffingSystem.investment``: extra FTE, set-up, the day both
+    start); the investment of a comparison is the arm's less the baseline's. The extra posts are costed
+    as planned (funded whether filled or not); vacancies in them show up in the arm's staff line, where
+    they are a saving like any other.
+    """
+    staff, setup = _system_investment(cfg, arm, n_days)
+    base_staff, base_setup = _system_investment(cfg, baseline, n_days)
+    if base_staff or base_setup:
+        return staff - base_staff, setup - base_setup
+    return staff, setup
+
+
+def paired_business_case(runs: pd.DataFrame, cfg: Config, arm: str = "named", baseline: str = "duty") -> pd.DataFrame:
     """One row per replicate: investment, savings by line and payer, cashable savings, NPV and return per £1.
 
-    Savings on a line are duty - named (positive: named costs less), with the investment taken out of
-    the named arm's staff line so it is counted once, as the investment. NPV = savings - investment,
-    which equals the duty arm's total cost minus the named arm's total cost and set-up.
+    Savings on a line are baseline - arm (positive: the arm costs less), with the investment taken out of
+    the arm's staff line so it is counted once, as the investment. NPV = savings - investment, which
+    equals the baseline's total cost minus the arm's total cost and set-up.
     """
-    extra_staff, setup = planned_investment(cfg, cfg.horizon_days)
+    extra_staff, setup = planned_investment(cfg, cfg.horizon_days, arm, baseline)
     investment = extra_staff + setup
-    duty = runs[runs["arm"] == "duty"].set_index("replicate").sort_index()
-    named = runs[runs["arm"] == "named"].set_index("replicate").sort_index()
-    pairs = duty.index.intersection(named.index)
-    duty, named = duty.loc[pairs], named.loc[pairs]
+    base = runs[runs["arm"] == baseline].set_index("replicate").sort_index()
+    mine = runs[runs["arm"] == arm].set_index("replicate").sort_index()
+    pairs = base.index.intersection(mine.index)
+    base, mine = base.loc[pairs], mine.loc[pairs]
     out = pd.DataFrame(index=pairs)
     for line in COST_LINES:
-        saving = duty[f"cost_{line}_gbp"] - named[f"cost_{line}_gbp"]
+        saving = base[f"cost_{line}_gbp"] - mine[f"cost_{line}_gbp"]
         out[f"saving_{line}_gbp"] = saving + (extra_staff if line == "staff" else 0.0)
     lines = [f"saving_{line}_gbp" for line in COST_LINES]
     out["investment_gbp"] = investment
     out["savings_gbp"] = out[lines].sum(axis=1)
     for payer in PAYERS:
-        mine = [f"saving_{line}_gbp" for line in COST_LINES if cfg.costs.payer[line] == payer]
-        out[f"savings_{payer}_gbp"] = out[mine].sum(axis=1)
+        own = [f"saving_{line}_gbp" for line in COST_LINES if cfg.costs.payer[line] == payer]
+        out[f"savings_{payer}_gbp"] = out[own].sum(axis=1)
     cashable = [f"saving_{line}_gbp" for line in COST_LINES if cfg.costs.cashable[line]]
     out["cashable_savings_gbp"] = out[cashable].sum(axis=1)
     out["costs_avoided_gbp"] = out["savings_gbp"] - out["cashable_savings_gbp"]
     out["npv_gbp"] = out["savings_gbp"] - investment
     out["roi_per_gbp"] = out["savings_gbp"] / investment if investment > 0 else np.nan
-    return out.reset_index(names="replicate")
+    out = out.reset_index(names="replicate")
+    out.insert(0, "arm", arm)
+    return out
 
 
-def cumulative_by_year(timeseries: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+def cumulative_by_year(
+    timeseries: pd.DataFrame, cfg: Config, arm: str = "named", baseline: str = "duty"
+) -> pd.DataFrame:
     """Per replicate and measured year: cumulative investment, savings, NPV and return per £1 (present values)."""
-    extra_per_day, setup = planned_investment(cfg, 1)  # day 0's share, discount factor 1
-    rate = cfg.costs.discount_rate_per_year
-    wide = timeseries.pivot_table(index=["replicate", "month"], columns="arm", values="cost_total_gbp")
+    wide = timeseries[timeseries["arm"].isin([arm, baseline])].pivot_table(
+        index=["replicate", "month"], columns="arm", values="cost_total_gbp"
+    )
     wide = wide.reset_index()
     wide["year"] = (wide["month"] - 1) // 12 + 1
-    per_year = wide.groupby(["replicate", "year"])[["duty", "named"]].sum().reset_index()
+    per_year = wide.groupby(["replicate", "year"])[[baseline, arm]].sum().reset_index()
     out = []
     for replicate, part in per_year.groupby("replicate"):
         part = part.sort_values("year")
         days = np.minimum(part["year"].to_numpy() * 365, cfg.horizon_days)
-        extra = np.array([extra_per_day * discount_factors(int(d), rate).sum() for d in days])
+        paths = np.array([planned_investment(cfg, int(d), arm, baseline) for d in days]).reshape(-1, 2)
+        extra, setup = paths[:, 0], paths[:, 1]
         investment = extra + setup
-        savings = np.cumsum(part["duty"].to_numpy() - part["named"].to_numpy()) + extra
+        savings = np.cumsum(part[baseline].to_numpy() - part[arm].to_numpy()) + extra
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roi = np.where(investment > 0, savings / investment, np.nan)
         out.append(
             pd.DataFrame(
                 {
+                    "arm": arm,
                     "replicate": replicate,
                     "year": part["year"].to_numpy(),
                     "investment_gbp": investment,
                     "savings_gbp": savings,
                     "npv_gbp": savings - investment,
-                    "roi_per_gbp": savings / investment if setup + extra_per_day > 0 else np.nan,
+                    "roi_per_gbp": roi,
                 }
             )
         )
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+#: Months of a rolling mean used to say when an arm's monthly admissions and costs stay below the baseline's.
+TRANSITION_WINDOW_MONTHS = 12
+
+
+def transition(timeseries: pd.DataFrame, cfg: Config, arm: str, baseline: str) -> dict[str, object]:
+    """When an arm's monthly admissions and costs fall below the baseline's for good, and what getting there cost.
+
+    From the month the arm starts to differ (``StaffingSystem.start_day``: the switch day of a switch-over,
+    else the first month), the mean paired monthly difference (arm - baseline, over replicates) is smoothed
+    over ``TRANSITION_WINDOW_MONTHS``; "for good" is the first month from which it stays below 0 to the end
+    of the horizon. The transition cost is the sum of the monthly cost differences (present values, the
+    set-up included) from the start to that month (to the horizon if it never comes).
+    """
+    start_month = SYSTEMS[arm].start_day(cfg) * 12 // 365 + 1
+    out: dict[str, object] = {"start_month": start_month}
+    if timeseries.empty or start_month > timeseries["month"].max():
+        return {**out, "months_to_lower_admissions": None, "months_to_lower_cost": None, "transition_cost_gbp": None}
+    diffs = {}
+    for metric in ("admissions", "cost_total_gbp"):
+        wide = timeseries[timeseries["arm"].isin([arm, baseline])].pivot_table(
+            index="month", columns=["arm", "replicate"], values=metric
+        )
+        diff = (wide[arm] - wide[baseline]).mean(axis=1)
+        diffs[metric] = diff[diff.index >= start_month]
+    for metric, key in (("admissions", "months_to_lower_admissions"), ("cost_total_gbp", "months_to_lower_cost")):
+        smooth = diffs[metric].rolling(TRANSITION_WINDOW_MONTHS, min_periods=1).mean().to_numpy()
+        above = np.flatnonzero(smooth >= 0)
+        first_below = int(above[-1]) + 1 if above.size else 0
+        out[key] = first_below if first_below < smooth.size else None
+    cost = diffs["cost_total_gbp"].to_numpy()
+    until = out["months_to_lower_cost"]
+    setup = planned_investment(cfg, cfg.horizon_days, arm, baseline)[1]
+    out["transition_cost_gbp"] = float(cost[: until if until is not None else cost.size].sum() + setup)
+    return out
 
 
 def mean_ci(values: pd.Series | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -175,15 +224,41 @@ def mean_ci(values: pd.Series | np.ndarray, level: float = 0.95) -> tuple[float,
 
 
 def business_case(runs: pd.DataFrame, timeseries: pd.DataFrame, cfg: Config) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """The headline business case (business_case.json), its per-replicate table and its yearly path.
+    """The business case of every arm against the baseline (business_case.json), per replicate and by year.
+
+    Returns ``{"baseline": name, "arms": {arm: headline}}`` (see ``arm_case``), the per-replicate table
+    and the yearly path, both with an ``arm`` column.
+    """
+    arms = [arm for arm in dict.fromkeys(runs["arm"]) if arm != cfg.baseline]
+    cases, tables, paths = {}, [], []
+    for arm in arms:
+        headline, per_replicate, by_year = arm_case(runs, timeseries, cfg, arm, cfg.baseline)
+        cases[arm] = headline
+        tables.append(per_replicate)
+        paths.append(by_year)
+    per_replicate = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    by_year = (
+        pd.concat([p for p in paths if not p.empty], ignore_index=True)
+        if any(not p.empty for p in paths)
+        else pd.DataFrame()
+    )
+    return {"baseline": cfg.baseline, "arms": cases}, per_replicate, by_year
+
+
+def arm_case(
+    runs: pd.DataFrame, timeseries: pd.DataFrame, cfg: Config, arm: str = "named", baseline: str = "duty"
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """The headline business case of one arm against the baseline, its per-replicate table and yearly path.
 
     Means are over paired replicates with 95% t intervals. ``breakeven_year`` is the first measured
-    year at whose end the mean cumulative NPV is at least 0 (None if it never is within the horizon).
+    year ending after the arm's start day (``StaffingSystem.start_day``) at whose end the mean cumulative
+    NPV is at least 0 (None if it never is within the horizon).
     Shares of savings are None when savings are not positive (a share of a loss means nothing).
     """
-    per_replicate = paired_business_case(runs, cfg)
-    by_year = cumulative_by_year(timeseries, cfg) if not timeseries.empty else pd.DataFrame()
+    per_replicate = paired_business_case(runs, cfg, arm, baseline)
+    by_year = cumulative_by_year(timeseries, cfg, arm, baseline) if not timeseries.empty else pd.DataFrame()
     investment = float(per_replicate["investment_gbp"].iloc[0]) if len(per_replicate) else np.nan
+    setup = planned_investment(cfg, cfg.horizon_days, arm, baseline)[1]
     savings, savings_low, savings_high = mean_ci(per_replicate["savings_gbp"])
     npv, npv_low, npv_high = mean_ci(per_replicate["npv_gbp"])
     roi, roi_low, roi_high = mean_ci(per_replicate["roi_per_gbp"])
@@ -192,13 +267,14 @@ def business_case(runs: pd.DataFrame, timeseries: pd.DataFrame, cfg: Config) -> 
     breakeven = None
     if not by_year.empty:
         mean_npv = by_year.groupby("year")["npv_gbp"].mean()
-        reached = mean_npv[mean_npv >= 0]
+        started = mean_npv.index * 365 > SYSTEMS[arm].start_day(cfg)  # before its start an arm equals the baseline
+        reached = mean_npv[(mean_npv >= 0) & started]
         breakeven = int(reached.index[0]) if len(reached) else None
     notes = []
     if not investment > 0:
         notes.append(
-            "No investment (named.extra_fte = 0 and costs.named_setup_gbp = 0): a return per £1 invested is "
-            "undefined. The net present value (duty cost - named cost) still says which arm costs less."
+            f"No investment in {arm} over {baseline} (extra staff and set-up): a return per £1 invested is "
+            f"undefined. The net present value ({baseline} cost - {arm} cost) still says which costs less."
         )
     share_ok = savings > 0
     if not share_ok:
@@ -207,13 +283,15 @@ def business_case(runs: pd.DataFrame, timeseries: pd.DataFrame, cfg: Config) -> 
         line: float(per_replicate[f"saving_{line}_gbp"].mean()) if len(per_replicate) else np.nan for line in COST_LINES
     }
     headline = {
+        "arm": arm,
+        "baseline": baseline,
         "price_year": cfg.costs.price_year,
         "discount_rate_per_year": cfg.costs.discount_rate_per_year,
         "horizon_years": cfg.horizon_years,
         "n_pairs": len(per_replicate),
         "investment_gbp": investment,
-        "investment_extra_staff_gbp": investment - cfg.costs.named_setup_gbp,
-        "investment_setup_gbp": cfg.costs.named_setup_gbp,
+        "investment_extra_staff_gbp": investment - setup,
+        "investment_setup_gbp": setup,
         "investment_payer": INVESTMENT_PAYER,
         "savings_gbp": savings,
         "savings_ci_low": savings_low,
@@ -231,6 +309,7 @@ def business_case(runs: pd.DataFrame, timeseries: pd.DataFrame, cfg: Config) -> 
         "council_share_of_savings": council / savings if share_ok else None,
         "nhs_share_of_savings": 1 - council / savings if share_ok else None,
         "savings_by_line_gbp": lines,
+        "transition": transition(timeseries, cfg, arm, baseline),
     }
     return _json_safe(headline), per_replicate, by_year
 

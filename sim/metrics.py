@@ -92,7 +92,7 @@ def summarise(model: StaffingModel) -> dict[str, float | int | str]:
     mean = {name: float(values.mean()) if values.size else np.nan for name, values in series.items()}
     cont = continuity(log["person"].to_numpy(), log["worker"].to_numpy(), model.people.n)
     indexed = cont[cont["n_contacts"] >= 2]
-    post_fte = float(model.staff.post_fte.sum())
+    post_fte = model.staff.open_fte(model.staff.open_share(cfg.warmup_days, model.day))
     queued = log[log["kind"].isin([1, 2])]
     row: dict[str, float | int | str] = {
         "arm": model.arm,
@@ -131,7 +131,7 @@ def summarise(model: StaffingModel) -> dict[str, float | int | str]:
         ),
         "vacancy_frac": mean["vacant_fte"] / post_fte,
         "agency_frac": mean["fte_agency"] / post_fte,
-        "mean_caseload": mean["mean_caseload"] if model.system.has_named_workers else np.nan,
+        **model.system.summary(series, cfg.warmup_days),
         "people_per_sw_fte_in_post": model.people.n / mean["fte_sw"] if mean["fte_sw"] else np.nan,
         "mean_stress": mean["mean_stress"],
         "pending_mean": mean["pending"],
@@ -160,7 +160,13 @@ def monthly(model: StaffingModel) -> pd.DataFrame:
     person_years = model.people.n * counts / 365
     out["admissions_per_100_person_years"] = out["admissions"] * 100 / person_years
     out["crises_per_100_person_years"] = out["crises"] * 100 / person_years
-    out["vacancy_frac"] = out["vacant_fte"] / model.staff.post_fte.sum()
+    first = model.cfg.warmup_days
+    ends = np.r_[np.flatnonzero(np.diff(month)) + 1, days] + first  # each month's end (model day, exclusive)
+    starts = np.r_[0, ends[:-1] - first] + first
+    staff = model.staff
+    out["vacancy_frac"] = out["vacant_fte"] / np.array(
+        [staff.open_fte(staff.open_share(int(a), int(b))) for a, b in zip(starts, ends, strict=True)]
+    )
     out["upc_12m"] = rolling_upc(log, model.cfg.warmup_days, month, model.people.n)
     out.update(monthly_costs(series, model.cfg.costs, month))
     frame = pd.DataFrame(out)

@@ -103,7 +103,7 @@ class StaffingModel(mesa.Model):
 
     Args:
         cfg: a validated config.
-        arm: ``duty`` or ``named`` (a key of ``sim.staffing.SYSTEMS``).
+        arm: a registered staffing system (a key of ``sim.staffing.SYSTEMS``: duty, named, hybrid, switch, ...).
         replicate: replicate number; with ``cfg.seed`` it fixes every random stream.
     """
 
@@ -118,11 +118,18 @@ class StaffingModel(mesa.Model):
         self.people = people = People(cfg, self.streams)
         n = people.n
 
-        roles, fte, n_shared = post_layout(cfg)
-        n_posts = len(roles) if SYSTEMS[arm].has_named_workers else n_shared
-        self.staff = Staff(roles[:n_posts], fte[:n_posts])
+        if arm not in SYSTEMS:
+            raise ValueError(f"unknown staffing system {arm!r} (registered: {', '.join(SYSTEMS)})")
+        system = SYSTEMS[arm]
+        roles, fte = post_layout(cfg, system.extra_fte(cfg))
+        n_shared = len(post_layout(cfg)[0])
+        open_day = np.where(np.arange(len(roles)) < n_shared, 0, system.extra_posts_open_day(cfg)).astype(np.int64)
+        self.staff = Staff(roles, fte, open_day)
+        # Per-post random streams are as wide as the largest post layout of any registered system, so every
+        # arm reads the same numbers for the same post (common random numbers across arms).
+        n_stream_posts = max(len(post_layout(cfg, s.extra_fte(cfg))[0]) for s in SYSTEMS.values())
 
-        c, h, w, e = cfg.contacts, cfg.hospital, cfg.workforce, cfg.effects
+        c, h, w = cfg.contacts, cfg.hospital, cfg.workforce
         need = people.need
         self.base_hours = np.array([0.0, c.hours.review, c.hours.reactive, c.hours.checkin, c.hours.crisis])
         self.comm_mult = np.where(people.communication, c.communication_retell_multiplier, 1.0)
@@ -134,11 +141,10 @@ class StaffingModel(mesa.Model):
         self.stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
         self.p_absence_start = w.absence_frac / (w.absence_spell_mean_days * (1 - w.absence_frac))
         self.stress_alpha = -math.expm1(-1 / w.stress_smoothing_days)
-        retention = 1 - e.named_retention if SYSTEMS[arm].has_named_workers else 1.0
-        # Leaving rate by worker role (social worker, advanced practitioner, agency), per year.
-        self.leave_rate = np.array(
-            [w.turnover_per_year * retention, w.turnover_per_year * retention, w.agency_turnover_per_year]
-        )
+        # Leaving rate by worker role (social worker, advanced practitioner, agency), per year; the
+        # staffing system's retention (``retention(t)``) cuts the permanent staff's.
+        self._retention = 0.0
+        self.leave_rate = np.array([w.turnover_per_year, w.turnover_per_year, w.agency_turnover_per_year])
         self.active = people.setting != INPATIENT  # people who live outside hospital today
 
         # Common random numbers: by (person or post, day) or by (person or post, k-th event).
@@ -146,8 +152,8 @@ class StaffingModel(mesa.Model):
         self._u_event = s.daily("life/event", n)
         self._x_call = s.daily("demand/call", n, transform=exponential_hazard)
         self._x_crisis = s.daily("crisis/onset", n, transform=exponential_hazard)
-        self._u_absence = s.daily("workforce/absence", len(roles))
-        self._u_leave = s.daily("workforce/leave", len(roles))
+        self._u_absence = s.daily("workforce/absence", n_stream_posts)
+        self._u_leave = s.daily("workforce/leave", n_stream_posts)
         self._u_admit = s.per_event("crisis/admission", n)
         self._u_breakdown = s.per_event("crisis/breakdown", n)
         self._u_stay = s.per_event("hospital/stay", n)
@@ -156,9 +162,9 @@ class StaffingModel(mesa.Model):
         self._u_placement = s.per_event("placement/length", n)
         self._u_error = s.per_event("assessment/error", n)
         self._u_restrictive = s.per_event("assessment/restrictive", n)
-        self._u_spell = s.per_event("workforce/absence_spell", len(roles))
-        self._u_lag = s.per_event("workforce/recruitment_lag", len(roles))
-        self._u_agency = s.per_event("workforce/agency_cover", len(roles))
+        self._u_spell = s.per_event("workforce/absence_spell", n_stream_posts)
+        self._u_lag = s.per_event("workforce/recruitment_lag", n_stream_posts)
+        self._u_agency = s.per_event("workforce/agency_cover", n_stream_posts)
         self.p_life_event = float(daily_probability(cfg.life.events_per_year))
 
         self.daily = np.zeros((self.total_days, len(SERIES)))
@@ -174,9 +180,12 @@ class StaffingModel(mesa.Model):
         self._worker_agents: dict[int, Worker] = {}
         self._staff_changed = True
         for post in range(self.staff.n_posts):
-            self._start_worker(post, int(self.staff.post_role[post]), 0)
+            if open_day[post] <= 0:
+                self._start_worker(post, int(self.staff.post_role[post]), 0)
+            else:  # a post a staffing system adds later: recruited to start on its day
+                self.staff.hire_day[post] = open_day[post]
         self._seed_inpatients()
-        self.system: StaffingSystem = SYSTEMS[arm](self)
+        self.system: StaffingSystem = system(self)
         self.system.setup()
 
     # Mesa schedule --------------------------------------------------------------------------
@@ -230,7 +239,7 @@ class StaffingModel(mesa.Model):
         people = self.people
         rate = self.call_per_day + self.call_risk_per_day * people.risk
         gain = self.cfg.effects.call_confidence_gain
-        if gain and self.system.has_named_workers:
+        if gain:
             rate *= 1.0 + gain * self.named_familiarity(slice(None), t)
         calls = np.flatnonzero((rate >= self._x_call.row(t)) & self.active & (people.open_kind != REACTIVE))
         people.open_kind[calls] = REACTIVE
@@ -402,6 +411,11 @@ class StaffingModel(mesa.Model):
             st.absent_until[rows[starts]] = t + 1 + spell.astype(np.int64)
         # Leaving.
         overload = np.maximum(0.0, st.stress[rows] - 1.0)
+        retention = self.system.retention(t)
+        if retention != self._retention:
+            self._retention = retention
+            base = w.turnover_per_year * (1 - retention)
+            self.leave_rate = np.array([base, base, w.agency_turnover_per_year])
         rate = self.leave_rate[st.role[rows]] * (1 + w.stress_turnover_gain * overload)
         leaving = self._u_leave.row(t)[posts] < daily_probability(rate)
         for row in rows[leaving]:
@@ -492,7 +506,7 @@ class StaffingModel(mesa.Model):
                 (S["fte_sw"], fte[post_role == SOCIAL_WORKER].sum()),
                 (S["fte_ap"], fte[post_role == ADVANCED_PRACTITIONER].sum()),
                 (S["fte_agency"], fte[agency].sum()),
-                (S["vacant_fte"], st.post_fte.sum() - fte[~agency].sum()),  # no permanent holder
+                (S["vacant_fte"], st.post_fte[st.post_open_day <= t].sum() - fte[~agency].sum()),  # no permanent holder
             )
             self._sw_rows = rows[post_role == SOCIAL_WORKER]
             self._staff_changed = False
@@ -500,10 +514,9 @@ class StaffingModel(mesa.Model):
             row[index] = value
         row[S["absent"]] = np.count_nonzero(st.absent_until[rows] > t)
         row[S["mean_stress"]] = st.stress[rows].sum() / rows.size if rows.size else 0.0  # sum / n: mean, cheaper
-        if self.system.has_named_workers:
-            row[S["pending"]] = np.count_nonzero(people.named_worker == NO_ONE)
-            sw = self._sw_rows
-            row[S["mean_caseload"]] = st.caseload[sw].sum() / sw.size if sw.size else 0.0
+        row[S["pending"]] = self.system.pending()
+        sw = self._sw_rows
+        row[S["mean_caseload"]] = st.caseload[sw].sum() / sw.size if sw.size else 0.0
 
     # Contacts: cost, capacity, service ------------------------------------------------------
 
@@ -599,8 +612,7 @@ class StaffingModel(mesa.Model):
                 self._to_assess.append((reviewed[assess], workers[kinds == REVIEW][assess]))
         checked = kinds == CHECKIN
         if checked.any():
-            interval = self.system.checkin_interval_days[persons[checked]]
-            people.next_checkin[persons[checked]] = t + np.ceil(interval).astype(np.int64)
+            self.system.checked_in(persons[checked], t)
         row = self._row
         row[S["contacts"]] += persons.size
         for kind, count in enumerate(np.bincount(kinds, minlength=5)):
@@ -633,10 +645,8 @@ class StaffingModel(mesa.Model):
         return self.familiarity_lookup(np.asarray(persons), np.asarray(workers), self.day)[0]
 
     def named_familiarity(self, persons: np.ndarray | slice, t: int) -> np.ndarray:
-        """How well each person's named worker knows them today (0 without one, and in the duty arm)."""
+        """How well each person's named worker knows them today (0 for people without one)."""
         people = self.people
-        if not self.system.has_named_workers:
-            return np.zeros(people.named_worker[persons].size)
         level = people.named_fam_level[persons] * np.exp(
             (people.named_fam_day[persons] - t) / self.cfg.contacts.familiarity_fade_days
         )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 Frac = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
 PosFloat = Annotated[float, Field(gt=0.0)]
-Arm = Literal["duty", "named"]
+NeedLevel = Literal["low", "moderate", "high"]
 
 
 class Section(BaseModel):
@@ -100,6 +100,31 @@ class Duty(Section):
     """The duty system."""
 
     workers_per_day: int = Field(ge=1, le=10_000, description="Social workers on the duty desk each day.")
+
+
+class Hybrid(Section):
+    """The hybrid system: named workers for some need levels, the duty desk for everyone else."""
+
+    named_needs: list[NeedLevel] = Field(
+        max_length=3, description="Need levels that get a named worker (the rest use the duty desk)."
+    )
+
+    @model_validator(mode="after")
+    def _levels_unique(self) -> Hybrid:
+        if len(set(self.named_needs)) != len(self.named_needs):
+            raise ValueError(f"each need level may appear once (got {self.named_needs})")
+        return self
+
+
+class Switch(Section):
+    """The switch-over: duty until a day, then people move to named workers over some weeks."""
+
+    day: int = Field(
+        ge=0, le=73_000, description="Day of the measured period the team switches to named workers (days; 0 = first)."
+    )
+    allocation_weeks: float = Field(
+        ge=0, le=520, description="Weeks over which people are allocated to named workers, highest need first (weeks)."
+    )
 
 
 class Effects(Section):
@@ -196,6 +221,19 @@ class Assessment(Section):
     p_restrictive_given_error: Frac = Field(description="Chance a wrong finding leads to a restrictive placement.")
 
 
+#: Ledger lines of ``sim.costs``, each with a payer in ``costs.payer`` (here so validation needs no higher module).
+COST_LINES = (
+    "staff",
+    "agency_premium",
+    "recruitment",
+    "inpatient",
+    "delayed_discharge",
+    "crisis_response",
+    "emergency_placement",
+    "restrictive_placement",
+)
+
+
 class Costs(Section):
     """Unit costs (GBP at the stated price year), who pays each line and whether its savings are cashable."""
 
@@ -215,8 +253,6 @@ class Costs(Section):
 
     @model_validator(mode="after")
     def _every_line_has_a_payer(self) -> Costs:
-        from sim.costs import COST_LINES  # local import: costs imports this module
-
         problems = []
         for name, mapping in (("payer", self.payer), ("cashable", self.cashable)):
             missing = sorted(set(COST_LINES) - set(mapping))
@@ -325,7 +361,10 @@ class Config(Section):
     jobs: int | None = Field(ge=1, le=4096, description="Worker processes; null means all cores.")
     horizon_years: float = Field(gt=0, le=200, description="Measured years after warm-up.")
     warmup_years: float = Field(ge=0, le=200, description="Years simulated before anything is measured.")
-    arms: list[Arm] = Field(min_length=1, description="Staffing systems to run: duty, named, or both.")
+    arms: list[str] = Field(
+        min_length=1, description="Staffing systems to run side by side (registered systems: see sim.staffing.SYSTEMS)."
+    )
+    baseline: str = Field(min_length=1, description="The arm every other arm is compared with (one of the arms).")
     resume: bool = Field(description="Skip a job whose folder already holds results of the same config and code.")
     figures: bool = Field(description="Draw figures (and the report) in each run folder; tables are always written.")
     teams: Teams | None = Field(description="Many teams of varied sizes (null: the one team of `team`).")
@@ -337,6 +376,8 @@ class Config(Section):
     workforce: Workforce
     named: Named
     duty: Duty
+    hybrid: Hybrid
+    switch: Switch
     effects: Effects
     life: Life
     contacts: Contacts
@@ -377,12 +418,6 @@ class Config(Section):
                     problems.append(f"sensitivity.factors: {key} = {bound:g} is not allowed ({why})")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
-
-    @model_validator(mode="after")
-    def _arms_unique(self) -> Config:
-        if len(set(self.arms)) != len(self.arms):
-            raise ValueError(f"each arm may appear once (got {self.arms})")
         return self
 
     @property

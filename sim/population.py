@@ -74,22 +74,21 @@ class People:
         return self.setting != INPATIENT
 
 
-def post_layout(cfg: Config) -> tuple[np.ndarray, np.ndarray, int]:
-    """Roles and FTE of every post in both arms, and how many posts the duty arm uses.
+def post_layout(cfg: Config, extra_fte: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Roles and FTE of every post: the shared posts, then a staffing system's extra social-worker FTE.
 
-    Posts shared by both arms come first (social workers, then advanced practitioners), the named
-    arm's extra FTE last, so post ``i`` reads the same random numbers in either arm.
+    Posts shared by every system come first (social workers, then advanced practitioners) and extra
+    posts last, so post ``i`` reads the same random numbers under any system.
     """
     sw_fte = cfg.team.people / cfg.team.caseload_per_worker
     fte = _split_fte(sw_fte)
     roles = [SOCIAL_WORKER] * len(fte)
     fte += [1.0] * cfg.team.advanced_practitioners
     roles += [ADVANCED_PRACTITIONER] * cfg.team.advanced_practitioners
-    n_shared = len(fte)
-    extra = _split_fte(cfg.named.extra_fte)
+    extra = _split_fte(extra_fte)
     fte += extra
     roles += [SOCIAL_WORKER] * len(extra)
-    return np.array(roles, dtype=np.int8), np.array(fte), n_shared
+    return np.array(roles, dtype=np.int8), np.array(fte)
 
 
 def _split_fte(total: float) -> list[float]:
@@ -102,10 +101,12 @@ def _split_fte(total: float) -> list[float]:
 class Staff:
     """Posts (fixed) and the workers who hold them (rows grow as people are hired)."""
 
-    def __init__(self, roles: np.ndarray, fte: np.ndarray) -> None:
+    def __init__(self, roles: np.ndarray, fte: np.ndarray, open_day: np.ndarray | None = None) -> None:
         self.n_posts = len(roles)
         self.post_role = roles
         self.post_fte = fte
+        # Day each post opens (0: from the start; a staffing system may add posts later).
+        self.post_open_day = np.zeros(self.n_posts, dtype=np.int64) if open_day is None else open_day
         self.holder = np.full(self.n_posts, NO_ONE, dtype=np.int64)
         self.hire_day = np.full(self.n_posts, NO_ONE, dtype=np.int64)  # permanent recruit due
         self.agency_day = np.full(self.n_posts, NO_ONE, dtype=np.int64)  # agency worker due
@@ -159,6 +160,17 @@ class Staff:
         self.end_day[row] = NO_ONE
         self.holder[post] = row
         return row
+
+    def open_fte(self, open_share: np.ndarray | None = None) -> float:
+        """FTE of the posts, each weighted by the share of a period it was open (all posts, fully, by default)."""
+        return float(self.post_fte.sum() if open_share is None else (self.post_fte * open_share).sum())
+
+    def open_share(self, first_day: int, end_day: int) -> np.ndarray | None:
+        """Share of the days ``first_day .. end_day - 1`` each post was open (None when all were open throughout)."""
+        if not (self.post_open_day > first_day).any() or end_day <= first_day:
+            return None
+        open_days = np.clip(end_day - np.maximum(self.post_open_day, first_day), 0, end_day - first_day)
+        return open_days / (end_day - first_day)
 
     def in_post(self) -> np.ndarray:
         """Rows of workers holding a post now."""

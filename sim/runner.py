@@ -149,42 +149,82 @@ def run_experiment(cfg: Config, jobs: int | None = None, progress: bool = True) 
     runs = runs.sort_values(["replicate", "arm"], kind="stable").reset_index(drop=True)
     timeseries = pd.concat([month for _, month in done])
     timeseries = timeseries.sort_values(["arm", "replicate", "month"], kind="stable").reset_index(drop=True)
-    comparison = compare(runs) if {"duty", "named"} <= set(cfg.arms) else None
+    comparison = compare(runs, cfg.baseline) if len(cfg.arms) > 1 else None
     return Results(runs, timeseries, comparison)
 
 
-def compare(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Paired differences named - duty per metric: means, mean difference and its t interval over replicates."""
-    metrics = [c for c in runs.columns if c not in ID_COLUMNS and pd.api.types.is_numeric_dtype(runs[c])]
+#: comparison.csv columns, in order: one row per (non-baseline arm, metric).
+COMPARISON_COLUMNS = (
+    "arm",
+    "baseline",
+    "metric",
+    "baseline_mean",
+    "arm_mean",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "n_pairs",
+)
+
+
+def metric_columns(runs: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The numeric columns of a runs table that measure something (not ids)."""
+    return [c for c in runs.columns if c not in (*ID_COLUMNS, *exclude) and pd.api.types.is_numeric_dtype(runs[c])]
+
+
+def compared_arms(arms: list[str] | pd.Series, baseline: str) -> list[str]:
+    """Arms compared with ``baseline``: every other arm, in the order given."""
+    return [arm for arm in dict.fromkeys(arms) if arm != baseline]
+
+
+def _interval(diff: np.ndarray, level: float) -> tuple[float, float, int]:
+    """Mean of the finite paired differences, the half-width of its t interval and the number of pairs."""
+    ok = ~np.isnan(diff)
+    n = int(ok.sum())
+    mean = float(diff[ok].mean()) if n else np.nan
+    half = np.nan
+    if n >= 2:
+        half = float(stdtrit(n - 1, 0.5 + level / 2) * float(diff[ok].std(ddof=1)) / np.sqrt(n))
+    return mean, half, n
+
+
+def _nanmean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if (~np.isnan(values)).any() else np.nan
+
+
+def compare(runs: pd.DataFrame, baseline: str = "duty", level: float = 0.95) -> pd.DataFrame:
+    """Paired differences arm - baseline for every other arm and metric, with t intervals over replicates.
+
+    Returns:
+        One row per (arm, metric), columns ``COMPARISON_COLUMNS``: both means, the mean paired difference and
+        its ``level`` interval, and the number of pairs (replicates where both arms have a value).
+    """
+    metrics = metric_columns(runs)
     wide = runs.pivot(index="replicate", columns="arm", values=metrics)
     out = []
-    for metric in metrics:
-        duty = wide[(metric, "duty")].to_numpy(dtype=float)
-        named = wide[(metric, "named")].to_numpy(dtype=float)
-        diff = named - duty
-        ok = ~np.isnan(diff)
-        n = int(ok.sum())
-        mean = float(diff[ok].mean()) if n else np.nan
-        half = np.nan
-        if n >= 2:
-            sd = float(diff[ok].std(ddof=1))
-            half = float(stdtrit(n - 1, 0.5 + level / 2) * sd / np.sqrt(n))
-        out.append(
-            {
-                "metric": metric,
-                "duty_mean": float(np.nanmean(duty)) if (~np.isnan(duty)).any() else np.nan,
-                "named_mean": float(np.nanmean(named)) if (~np.isnan(named)).any() else np.nan,
-                "diff_mean": mean,
-                "diff_ci_low": mean - half,
-                "diff_ci_high": mean + half,
-                "n_pairs": n,
-            }
-        )
-    return pd.DataFrame(out)
+    for arm in compared_arms(runs["arm"], baseline):
+        for metric in metrics:
+            base = wide[(metric, baseline)].to_numpy(dtype=float)
+            mine = wide[(metric, arm)].to_numpy(dtype=float)
+            mean, half, n = _interval(mine - base, level)
+            out.append(
+                {
+                    "arm": arm,
+                    "baseline": baseline,
+                    "metric": metric,
+                    "baseline_mean": _nanmean(base),
+                    "arm_mean": _nanmean(mine),
+                    "diff_mean": mean,
+                    "diff_ci_low": mean - half,
+                    "diff_ci_high": mean + half,
+                    "n_pairs": n,
+                }
+            )
+    return pd.DataFrame(out, columns=list(COMPARISON_COLUMNS))
 
 
 def save_results(results: Results, out_dir: Path) -> list[Path]:
-    """Write runs.csv/.parquet, timeseries.parquet and comparison.csv (when both arms ran) atomically."""
+    """Write runs.csv/.parquet, timeseries.parquet and comparison.csv (when two or more arms ran) atomically."""
     out_dir = Path(out_dir)
     written = []
     targets: list[tuple[str, Callable[[Path], object]]] = [
@@ -201,17 +241,27 @@ def save_results(results: Results, out_dir: Path) -> list[Path]:
 
 
 def console_table(results: Results) -> str:
-    """A plain-text table of the headline metrics: each arm's mean and the paired difference with its interval."""
+    """A plain-text table of the headline metrics: each arm's mean and each paired difference with its interval."""
     if results.comparison is None:
         means = results.runs.groupby("arm")[list(HEADLINE)].mean().T
         return means.to_string(float_format=lambda v: f"{v:,.3f}")
-    table = results.comparison.set_index("metric").loc[list(HEADLINE)]
-    lines = [f"{'metric':<34}{'duty':>14}{'named':>14}{'named - duty (95% CI)':>40}"]
-    for metric, r in table.iterrows():
-        ci = f"{_fmt(r.diff_mean)} ({_fmt(r.diff_ci_low)} to {_fmt(r.diff_ci_high)})"
-        lines.append(f"{metric:<34}{_fmt(r.duty_mean):>14}{_fmt(r.named_mean):>14}{ci:>40}")
+    table = results.comparison
+    baseline = str(table["baseline"].iloc[0])
+    arms = list(dict.fromkeys(table["arm"]))
+    head = f"{'metric':<34}{baseline:>14}" + "".join(f"{arm:>14}" for arm in arms)
+    head += "".join(f"{f'{arm} - {baseline} (95% CI)':>40}" for arm in arms)
+    lines = [head]
+    by = table.set_index(["metric", "arm"])
+    for metric in HEADLINE:
+        first = by.loc[(metric, arms[0])]
+        line = f"{metric:<34}{_fmt(first.baseline_mean):>14}"
+        line += "".join(f"{_fmt(by.loc[(metric, arm)].arm_mean):>14}" for arm in arms)
+        for arm in arms:
+            r = by.loc[(metric, arm)]
+            line += f"{f'{_fmt(r.diff_mean)} ({_fmt(r.diff_ci_low)} to {_fmt(r.diff_ci_high)})':>40}"
+        lines.append(line)
     units = "teams (weighted by person-years)" if "team" in results.runs else "paired replicates"
-    lines.append(f"{results.comparison['n_pairs'].max()} {units}; costs are present values in GBP.")
+    lines.append(f"{table['n_pairs'].max()} {units}; costs are present values in GBP.")
     return "\n".join(lines)
 
 
@@ -254,45 +304,46 @@ def _run_team_task(cfg: Config, team: int, arm: str, replicate: int) -> tuple[di
     return row, month
 
 
-def whole_of_teams(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Paired differences named - duty for all teams together, with teams as the independent units.
+def whole_of_teams(runs: pd.DataFrame, baseline: str = "duty", level: float = 0.95) -> pd.DataFrame:
+    """Paired differences arm - baseline for all teams together, with teams as the independent units.
 
     Each team's difference (mean over its replicates) is put per person-year; the whole is the
     person-year weighted mean (totals for metrics that add up), and its interval comes from the
     weighted spread between teams, so it includes real differences between teams as well as chance.
     """
-    metrics = [c for c in runs.columns if c not in (*ID_COLUMNS, "team", "team_people")]
-    metrics = [c for c in metrics if pd.api.types.is_numeric_dtype(runs[c])]
+    metrics = metric_columns(runs, exclude=("team", "team_people"))
     by_team = runs.groupby(["team", "arm"])[metrics].mean().unstack("arm")
-    weight = by_team[("person_years", "duty")].to_numpy(dtype=float)
+    weight = by_team[("person_years", baseline)].to_numpy(dtype=float)
     total = weight.sum()
     out = []
-    for metric in metrics:
-        duty = by_team[(metric, "duty")].to_numpy(dtype=float)
-        named = by_team[(metric, "named")].to_numpy(dtype=float)
-        adds = _adds_up(metric)
-        scale = total if adds else 1.0
-        per = (lambda v: v / weight) if adds else (lambda v: v)
-        diff = per(named - duty)
-        ok = ~np.isnan(diff) & (weight > 0)
-        w = weight[ok]
-        mean = _weighted_mean(diff, weight)
-        half = np.nan
-        if ok.sum() >= 2:
-            spread = float(np.sum(w * (diff[ok] - mean) ** 2) / (ok.sum() - 1))
-            half = float(stdtrit(ok.sum() - 1, 0.5 + level / 2) * np.sqrt(spread / w.sum()))
-        out.append(
-            {
-                "metric": metric,
-                "duty_mean": float(np.nansum(duty)) if adds else _weighted_mean(duty, weight),
-                "named_mean": float(np.nansum(named)) if adds else _weighted_mean(named, weight),
-                "diff_mean": mean * scale,
-                "diff_ci_low": (mean - half) * scale,
-                "diff_ci_high": (mean + half) * scale,
-                "n_pairs": int(ok.sum()),
-            }
-        )
-    return pd.DataFrame(out)
+    for arm in compared_arms(runs["arm"], baseline):
+        for metric in metrics:
+            base = by_team[(metric, baseline)].to_numpy(dtype=float)
+            mine = by_team[(metric, arm)].to_numpy(dtype=float)
+            adds = _adds_up(metric)
+            scale = total if adds else 1.0
+            diff = (mine - base) / weight if adds else mine - base
+            ok = ~np.isnan(diff) & (weight > 0)
+            w = weight[ok]
+            mean = _weighted_mean(diff, weight)
+            half = np.nan
+            if ok.sum() >= 2:
+                spread = float(np.sum(w * (diff[ok] - mean) ** 2) / (ok.sum() - 1))
+                half = float(stdtrit(ok.sum() - 1, 0.5 + level / 2) * np.sqrt(spread / w.sum()))
+            out.append(
+                {
+                    "arm": arm,
+                    "baseline": baseline,
+                    "metric": metric,
+                    "baseline_mean": float(np.nansum(base)) if adds else _weighted_mean(base, weight),
+                    "arm_mean": float(np.nansum(mine)) if adds else _weighted_mean(mine, weight),
+                    "diff_mean": mean * scale,
+                    "diff_ci_low": (mean - half) * scale,
+                    "diff_ci_high": (mean + half) * scale,
+                    "n_pairs": int(ok.sum()),
+                }
+            )
+    return pd.DataFrame(out, columns=list(COMPARISON_COLUMNS))
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
@@ -350,8 +401,8 @@ def run_teams(cfg: Config, out_dir: Path, jobs: int | None = None, progress: boo
             writer.close()
         tmp.unlink(missing_ok=True)
     runs = pd.DataFrame(rows).sort_values(["team", "replicate", "arm"], kind="stable").reset_index(drop=True)
-    paired = {"duty", "named"} <= set(cfg.arms)
-    comparison = whole_of_teams(runs) if paired else None
+    paired = len(cfg.arms) > 1
+    comparison = whole_of_teams(runs, cfg.baseline) if paired else None
     results = Results(runs, pd.DataFrame(), comparison)
     written = [out_dir / "timeseries.parquet"]
     targets: list[tuple[str, Callable[[Path], object]]] = [
@@ -359,7 +410,7 @@ def run_teams(cfg: Config, out_dir: Path, jobs: int | None = None, progress: boo
         ("runs.parquet", lambda p: runs.to_parquet(p, index=False)),
     ]
     if paired:
-        per_team = _per_team(runs)
+        per_team = _per_team(runs, cfg.baseline)
         targets += [
             ("comparison.csv", lambda p: comparison.to_csv(p, index=False)),
             ("teams.csv", lambda p: per_team.to_csv(p, index=False)),
@@ -370,14 +421,15 @@ def run_teams(cfg: Config, out_dir: Path, jobs: int | None = None, progress: boo
     return results, written
 
 
-def _per_team(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per team: its size and, per headline metric, both arms' means and the paired difference."""
+def _per_team(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """One row per team and compared arm: its size and, per headline metric, both means and the paired difference."""
     out = []
     for team, part in runs.groupby("team", sort=True):
-        table = compare(part.drop(columns=["team", "team_people"])).set_index("metric")
-        row: dict = {"team": team, "people": int(part["team_people"].iloc[0])}
-        for metric in HEADLINE:
-            for stat in ("duty_mean", "named_mean", "diff_mean", "diff_ci_low", "diff_ci_high"):
-                row[f"{metric}__{stat}"] = table.at[metric, stat]
-        out.append(row)
+        table = compare(part.drop(columns=["team", "team_people"]), baseline).set_index(["arm", "metric"])
+        for arm in compared_arms(part["arm"], baseline):
+            row: dict = {"team": team, "people": int(part["team_people"].iloc[0]), "arm": arm, "baseline": baseline}
+            for metric in HEADLINE:
+                for stat in ("baseline_mean", "arm_mean", "diff_mean", "diff_ci_low", "diff_ci_high"):
+                    row[f"{metric}__{stat}"] = table.at[(arm, metric), stat]
+            out.append(row)
     return pd.DataFrame(out)

@@ -6,8 +6,10 @@ every job rebuilds the same sample from the seed, runs every ``chunks``-th point
 ``points.parquet``. So the sample runs through any launcher, a killed sweep resumes by chunk, and the
 analysis (at the end of the sweep, or ``nwsim-aggregate``) reads the points back in sample order.
 
-Outputs per point are paired: the difference named - duty in admissions per 100 person-years and in
-total cost, and the return per £1 invested (``sim.costs.paired_business_case``).
+Outputs per point are paired: the difference arm - baseline in admissions per 100 person-years and in
+total cost, and the return per £1 invested (``sim.costs.paired_business_case``). One analysis compares
+one arm with the baseline: the first arm of ``arms`` after ``baseline`` (named - duty by default); run
+it again with ``arms=[duty,hybrid]`` (say) for another staffing system.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from sim.runner import run_many
 
 #: Outputs analysed: column in points.parquet -> plain label.
 OUTPUTS = {
-    "admissions": "Admissions per 100 person-years, named - duty",
-    "cost": "Total cost (GBP, present value), named - duty",
+    "admissions": "Admissions per 100 person-years, paired difference",
+    "cost": "Total cost (GBP, present value), paired difference",
     "roi": "Return per £1 invested",
 }
 POINTS = "points.parquet"
@@ -66,33 +68,36 @@ def chunk_points(n_points: int, chunk: int, chunks: int) -> np.ndarray:
 def simulate_points(
     cfg: Config, names: list[str], values: np.ndarray, jobs: int = 1, progress: bool = True
 ) -> pd.DataFrame:
-    """Run each point (both arms, ``cfg.replicates`` paired replicates) and return its paired outputs."""
+    """Run each point (baseline and compared arm, ``cfg.replicates`` paired replicates); return its outputs."""
     from sim.costs import paired_business_case
 
+    base, arm = compared_pair(cfg)
     configs = [with_values(cfg, dict(zip(names, row, strict=True))) for row in values]
-    tasks = [(c, arm, rep) for c in configs for rep in range(cfg.replicates) for arm in ("duty", "named")]
+    tasks = [(c, a, rep) for c in configs for rep in range(cfg.replicates) for a in (base, arm)]
     done = run_many(tasks, jobs, progress, desc=f"{len(configs)} points, {len(tasks)} runs")
     per_point = 2 * cfg.replicates
     rows = []
     for i, point_cfg in enumerate(configs):
         runs = pd.DataFrame([row for row, _ in done[i * per_point : (i + 1) * per_point]])
         wide = runs.pivot(index="replicate", columns="arm")
-        case = paired_business_case(runs, point_cfg)
+        case = paired_business_case(runs, point_cfg, arm, base)
+        admissions = wide["admissions_per_100_person_years"]
         rows.append(
             {
-                "admissions": float(
-                    (
-                        wide[("admissions_per_100_person_years", "named")]
-                        - wide[("admissions_per_100_person_years", "duty")]
-                    ).mean()
-                ),
-                "cost": float((wide[("cost_total_gbp", "named")] - wide[("cost_total_gbp", "duty")]).mean()),
+                "admissions": float((admissions[arm] - admissions[base]).mean()),
+                "cost": float((wide[("cost_total_gbp", arm)] - wide[("cost_total_gbp", base)]).mean()),
                 "roi": float(case["roi_per_gbp"].mean()),
-                "duty_admissions": float(wide[("admissions_per_100_person_years", "duty")].mean()),
-                "named_upc": float(wide[("upc", "named")].mean()),
+                "baseline_admissions": float(admissions[base].mean()),
+                "arm_upc": float(wide[("upc", arm)].mean()),
             }
         )
     return pd.DataFrame(rows)
+
+
+def compared_pair(cfg: Config) -> tuple[str, str]:
+    """The baseline and the arm a sensitivity analysis compares: the first arm of ``arms`` after the baseline."""
+    others = [arm for arm in cfg.arms if arm != cfg.baseline]
+    return cfg.baseline, others[0] if others else "named"
 
 
 def run_chunk(
@@ -123,6 +128,8 @@ def run_chunk(
         "chunk": sens.chunk,
         "chunks": sens.chunks,
         "replicates": cfg.replicates,
+        "baseline": compared_pair(cfg)[0],
+        "arm": compared_pair(cfg)[1],
         "code": code_key(),
     }
     out_dir = Path(out_dir)
@@ -289,10 +296,12 @@ def pool(collected: list[tuple[dict, pd.DataFrame]]) -> tuple[dict, pd.DataFrame
         AggregationError: the sweeps differ in method, factors, ranges, levels or replicates.
     """
     first = collected[0][0]
-    design = ("method", "names", "bounds", "levels", "replicates")
+    design = ("method", "names", "bounds", "levels", "replicates", "arm", "baseline")
     for record, _ in collected[1:]:
-        if any(record[key] != first[key] for key in design):
-            raise AggregationError("sweeps pooled into one analysis must share method, factors, ranges and replicates")
+        if any(record.get(key) != first.get(key) for key in design):
+            raise AggregationError(
+                "sweeps pooled into one analysis must share method, factors, ranges, replicates and arms"
+            )
     points = pd.concat([p for _, p in collected], ignore_index=True)
     points["point"] = np.arange(len(points))
     record = dict(first)
@@ -418,7 +427,8 @@ def render_markdown(
         "Rerun it to regenerate this page; the sweeps it runs resume where they stopped.",
         "",
         "**Question.** Which uncertain inputs and which named-worker mechanisms drive the model's answers:",
-        "the paired difference (named - duty) in hospital admissions per 100 person-years, in total cost",
+        f"the paired difference ({m_rec.get('arm', 'named')} - {m_rec.get('baseline', 'duty')}) in hospital "
+        "admissions per 100 person-years, in total cost",
         "(present value over the horizon) and the return per £1 invested?",
         "",
         "**How.** Two stages with [SALib](https://salib.readthedocs.io): Morris elementary-effects",

@@ -1,8 +1,9 @@
 """``nwsim-aggregate``: one summary table and heatmaps over every finished job of a Hydra multirun.
 
 Which jobs are finished, and with which code, is ``sim.jobs``'s bookkeeping. The summary
-(``sweep_summary.csv`` and ``.parquet``) has one row per job: the swept values as columns and every
-metric of its ``comparison.csv`` as ``<metric>__<statistic>`` columns.
+(``sweep_summary.csv`` and ``.parquet``) has one row per job and compared arm: the swept values, the
+arm and its baseline as columns, and every metric of the job's ``comparison.csv`` for that arm as
+``<metric>__<statistic>`` columns.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from sim.jobs import JOB_FILE, NOT_SWEPT, AggregationError, job_dirs, write_atom
 
 SUMMARY = "sweep_summary"
 #: comparison.csv columns kept in the summary, per metric.
-STATISTICS = ("duty_mean", "named_mean", "diff_mean", "diff_ci_low", "diff_ci_high")
-#: Metrics drawn as heatmaps of the paired difference (named - duty), with their titles.
+STATISTICS = ("baseline_mean", "arm_mean", "diff_mean", "diff_ci_low", "diff_ci_high")
+#: Metrics drawn as heatmaps of the paired difference (arm - baseline), with their titles.
 HEATMAPS = {
-    "admissions_per_100_person_years": "Admissions per 100 person-years, named - duty",
-    "upc": "Continuity (UPC), named - duty",
-    "cost_total_gbp": "Total cost (GBP, present value), named - duty",
+    "admissions_per_100_person_years": "Admissions per 100 person-years",
+    "upc": "Continuity (UPC)",
+    "cost_total_gbp": "Total cost (GBP, present value)",
 }
 
 
@@ -48,7 +49,7 @@ def _overrides(job_dir: Path) -> dict[str, Any]:
 
 
 def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """One row per finished job: the swept values, the job's folder and every comparison metric.
+    """One row per finished job and compared arm: the swept values, the job's folder and every comparison metric.
 
     Returns:
         The summary table and the names of the swept keys (overrides that differ between jobs).
@@ -65,33 +66,55 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
         if not table.exists():
             continue
         try:
-            comparison = pd.read_csv(table).set_index("metric")
+            comparison = pd.read_csv(table)
+            arms = list(dict.fromkeys(comparison["arm"]))
         except (OSError, ValueError, KeyError) as exc:
             raise AggregationError(f"cannot read {table}: {exc}") from exc
-        row: dict[str, Any] = {"job": str(job.relative_to(sweep_dir))}
-        row.update(_overrides(job))
         record = json.loads((job / JOB_FILE).read_text())
-        row["n_pairs"] = int(comparison["n_pairs"].max()) if "n_pairs" in comparison else np.nan
-        row["seconds"] = record.get("seconds", np.nan)
-        for metric, values in comparison.iterrows():
-            for stat in STATISTICS:
-                row[f"{metric}__{stat}"] = values.get(stat, np.nan)
-        rows.append(row)
+        for arm in arms:
+            part = comparison[comparison["arm"] == arm].set_index("metric")
+            row: dict[str, Any] = {"job": str(job.relative_to(sweep_dir))}
+            row.update(_overrides(job))
+            row["arm"] = arm
+            row["baseline"] = part["baseline"].iloc[0] if "baseline" in part else np.nan
+            row["n_pairs"] = int(part["n_pairs"].max()) if "n_pairs" in part else np.nan
+            row["seconds"] = record.get("seconds", np.nan)
+            for metric, values in part.iterrows():
+                for stat in STATISTICS:
+                    row[f"{metric}__{stat}"] = values.get(stat, np.nan)
+            rows.append(row)
     if not rows:
         raise AggregationError(
             f"no finished job with a comparison.csv under {sweep_dir} (a finished job has written {JOB_FILE})"
         )
     summary = pd.DataFrame(rows)
-    candidates = [c for c in summary.columns[1 : summary.columns.get_loc("n_pairs")]]
-    swept = [c for c in candidates if summary[c].astype(str).nunique() > 1]
-    summary = summary.sort_values(swept or ["job"], kind="stable").reset_index(drop=True)
+    candidates = [c for c in summary.columns[1 : summary.columns.get_loc("arm")]]
+    swept = [c for c in candidates if summary.groupby("arm")[c].apply(lambda v: v.astype(str).nunique()).max() > 1]
+    summary = summary.sort_values(["arm", *swept] if swept else ["arm", "job"], kind="stable").reset_index(drop=True)
     return summary, swept
 
 
 def heatmaps(summary: pd.DataFrame, swept: list[str], out_dir: Path) -> list[Path]:
-    """One heatmap per metric of ``HEATMAPS`` over the first two swept keys; cells whose interval crosses 0 hatched."""
+    """Per compared arm, one heatmap per metric of ``HEATMAPS`` over the first two swept keys.
+
+    Cells whose interval crosses 0 are hatched. Files are ``heatmap_<metric>.png`` when the sweep compares
+    one arm with the baseline, ``heatmap_<arm>_<metric>.png`` for each arm when it compares several.
+    """
     if len(swept) < 2:
         return []
+    arms = list(dict.fromkeys(summary["arm"]))
+    written = []
+    for arm in arms:
+        part = summary[summary["arm"] == arm]
+        prefix = "heatmap_" if len(arms) == 1 else f"heatmap_{arm}_"
+        written += _arm_heatmaps(part, swept, Path(out_dir), arm, str(part["baseline"].iloc[0]), prefix)
+    return written
+
+
+def _arm_heatmaps(
+    summary: pd.DataFrame, swept: list[str], out_dir: Path, arm: str, baseline: str, prefix: str
+) -> list[Path]:
+    """The heatmaps of one compared arm (see ``heatmaps``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,7 +137,7 @@ def heatmaps(summary: pd.DataFrame, swept: list[str], out_dir: Path) -> list[Pat
         bound = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
         fig, ax = plt.subplots(figsize=(7, 5.5))
         image = ax.imshow(values, origin="lower", cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
-        fig.colorbar(image, ax=ax, label="named - duty (mean of paired differences)")
+        fig.colorbar(image, ax=ax, label=f"{arm} - {baseline} (mean of paired differences)")
         ax.set_xticks(range(grid.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.columns])
         ax.set_yticks(range(grid.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.index])
         ax.set_xlabel(x_key)
@@ -126,9 +149,9 @@ def heatmaps(summary: pd.DataFrame, swept: list[str], out_dir: Path) -> list[Pat
             ax.text(j, i, text + ("\n(ns)" if crosses[i, j] else ""), ha="center", va="center", fontsize=8)
             if crosses[i, j]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", lw=0, alpha=0.5))
-        ax.set_title(title + "\nhatched (ns): 95% interval crosses 0", fontsize=10)
+        ax.set_title(f"{title}, {arm} - {baseline}\nhatched (ns): 95% interval crosses 0", fontsize=10)
         fig.tight_layout()
-        path = Path(out_dir) / f"heatmap_{metric}.png"
+        path = out_dir / f"{prefix}{metric}.png"
         write_atomic(path, lambda p, fig=fig: fig.savefig(p, dpi=110, format="png"))
         plt.close(fig)
         written.append(path)

@@ -345,9 +345,10 @@ def main(argv: list[str] | None = None) -> None:
         run_nwsim(["experiment=pilot", f"hydra.run.dir={out / 'pilot'}", *args.overrides])
     try:
         baseline = pd.read_csv(out / "baseline" / "runs.csv")
+        pilot_case, arm = pilot_headline(out / "pilot" / "business_case.json")
         pilot = pd.read_csv(out / "pilot" / "business_case.csv")
-        pilot_case = json.loads((out / "pilot" / "business_case.json").read_text())
-    except OSError as exc:
+        pilot = pilot[pilot["arm"] == arm]
+    except (OSError, ValueError, KeyError) as exc:
         print(f"nwsim-validate: cannot read the runs ({exc}); run without --skip-run", file=sys.stderr)
         sys.exit(1)
     table = validation_table(baseline, pilot)
@@ -360,8 +361,18 @@ def main(argv: list[str] | None = None) -> None:
         print(path)
 
 
+def pilot_headline(path: Path) -> tuple[dict, str]:
+    """The pilot-like run's business case of its one compared arm (named against duty), and that arm's name."""
+    case = json.loads(Path(path).read_text())
+    arms = case["arms"]
+    if len(arms) != 1:
+        raise ValueError(f"{path}: the pilot-like run must compare one arm with its baseline (it compares {len(arms)})")
+    arm = next(iter(arms))
+    return arms[arm], arm
+
+
 def _note(out: Path, baseline: pd.DataFrame) -> str:
-    record = json.loads((out / "pilot" / "business_case.json").read_text())
+    record, _ = pilot_headline(out / "pilot" / "business_case.json")
     return (
         f"Made by `uv run nwsim-validate` on {time.strftime('%Y-%m-%d')} (model code {run_code(out / 'baseline')}): "
         "the duty baseline "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,16 @@ RUNS_COLUMNS = {
     "vacancy_frac",
     "cost_total_gbp",
 }
-COMPARISON_COLUMNS = {"metric", "duty_mean", "named_mean", "diff_mean", "diff_ci_low", "diff_ci_high"}
+COMPARISON_COLUMNS = {
+    "arm",
+    "baseline",
+    "metric",
+    "baseline_mean",
+    "arm_mean",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+}
 
 
 def nwsim(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,8 +75,10 @@ def test_a_run_writes_the_tables_figures_and_a_console_table(tmp_path: Path) -> 
     comparison = pd.read_csv(out / "comparison.csv")
     assert set(comparison.columns) >= COMPARISON_COLUMNS
     assert set(RUNS_COLUMNS - {"arm", "replicate", "seed"}) <= set(comparison["metric"])
+    assert set(comparison["arm"]) == {"named"}
+    assert set(comparison["baseline"]) == {"duty"}
     upc = comparison.set_index("metric").loc["upc"]
-    assert upc["diff_mean"] == pytest.approx(upc["named_mean"] - upc["duty_mean"])
+    assert upc["diff_mean"] == pytest.approx(upc["arm_mean"] - upc["baseline_mean"])
     series = pd.read_parquet(out / "timeseries.parquet")
     assert {"arm", "replicate", "month", "admissions", "upc_12m"} <= set(series.columns)
     assert series.groupby(["arm", "replicate"]).size().eq(12).all()
@@ -84,6 +96,24 @@ def test_one_arm_alone_writes_no_comparison(tmp_path: Path) -> None:
     assert set(pd.read_csv(out / "runs.csv")["arm"]) == {"named"}
     assert not (out / "comparison.csv").exists()
     assert not (out / "figures" / "differences.png").exists()
+
+
+def test_four_systems_write_three_comparisons_three_business_cases_and_four_arm_figures(tmp_path: Path) -> None:
+    result = nwsim(tmp_path, *QUICK, "experiment=systems", "switch.day=120")
+    assert result.returncode == 0, result.stderr
+    out = only_run_dir(tmp_path)
+    assert set(pd.read_csv(out / "runs.csv")["arm"]) == {"duty", "named", "hybrid", "switch"}
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert sorted(set(comparison["arm"])) == ["hybrid", "named", "switch"]
+    assert comparison.groupby("arm").size().nunique() == 1
+    case = json.loads((out / "business_case.json").read_text())
+    assert case["baseline"] == "duty"
+    assert sorted(case["arms"]) == ["hybrid", "named", "switch"]
+    assert case["arms"]["switch"]["transition"]["start_month"] == 4
+    assert set(pd.read_csv(out / "business_case.csv")["arm"]) == {"hybrid", "named", "switch"}
+    for arm in ("hybrid", "named", "switch"):
+        assert f"{arm} - duty (95% CI)" in result.stdout
+    assert (out / "figures" / "transition.png").exists()
 
 
 def test_a_users_own_config_folder_is_searched(tmp_path: Path) -> None:
@@ -106,7 +136,9 @@ def test_a_users_own_config_folder_is_searched(tmp_path: Path) -> None:
         ("team.people=-5", "team.people = -5"),
         ("effects.named_retention=1.5", "effects.named_retention = 1.5"),
         ("team.peeple=5", "team.peeple = '5': unknown key"),
-        ("arms=[duty,bogus]", "arms.1 = 'bogus'"),
+        ("arms=[duty,bogus]", "unknown staffing system 'bogus'"),
+        ("baseline=hybrid", "baseline = 'hybrid'"),
+        ("arms=[duty,duty]", "each arm may appear once"),
         ("workforce.turnover_per_year=lots", "workforce.turnover_per_year = 'lots'"),
     ],
 )
@@ -123,5 +155,5 @@ def test_bad_input_fails_plainly_and_writes_nothing(tmp_path: Path, override: st
 def test_every_bad_value_is_reported_in_one_go(tmp_path: Path) -> None:
     result = nwsim(tmp_path, "team.people=-5", "effects.named_retention=1.5", "arms=[duty,bogus]")
     assert result.returncode == 2
-    for key in ("team.people", "effects.named_retention", "arms.1"):
+    for key in ("team.people", "effects.named_retention", "arms"):
         assert key in result.stderr

@@ -25,8 +25,8 @@ def test_every_bad_value_is_reported_at_once() -> None:
     assert "greater than or equal to 1" in text
     assert "effects.named_retention = 1.5" in text
     assert "less than or equal to 1" in text
-    assert "arms.1 = 'bogus'" in text
-    assert "'duty' or 'named'" in text
+    assert "arms = ['duty', 'bogus']: unknown staffing system 'bogus'" in text  # checked against the registry
+    assert "registered systems duty, named" in text
     assert "jobs = 0" in text
 
 

@@ -63,6 +63,7 @@ def test_a_sweep_is_summarised_with_one_row_per_job_and_heatmaps(two_by_two: Pat
     ]
     assert "team.people" not in summary.columns or summary["team.people"].nunique() == 1
     for _, row in summary.iterrows():
+        assert (row["arm"], row["baseline"]) == ("named", "duty")
         comparison = pd.read_csv(two_by_two / row["job"] / "comparison.csv").set_index("metric")
         for metric in ("admissions_per_100_person_years", "upc", "cost_total_gbp"):
             assert row[f"{metric}__diff_mean"] == pytest.approx(comparison.at[metric, "diff_mean"])
@@ -216,8 +217,8 @@ def test_the_whole_of_teams_is_a_person_year_weighted_mean_and_costs_add_up() ->
     whole = whole_of_teams(pd.DataFrame(rows)).set_index("metric")
     # (100 * -0.5 + 300 * -1.0) / 400
     assert whole.at["admissions_per_100_person_years", "diff_mean"] == pytest.approx(-0.875)
-    assert whole.at["admissions_per_100_person_years", "duty_mean"] == pytest.approx(1.75)
-    assert whole.at["cost_total_gbp", "duty_mean"] == pytest.approx(4000.0)
+    assert whole.at["admissions_per_100_person_years", "baseline_mean"] == pytest.approx(1.75)
+    assert whole.at["cost_total_gbp", "baseline_mean"] == pytest.approx(4000.0)
     assert whole.at["cost_total_gbp", "diff_mean"] == pytest.approx(200.0)
     low, high = whole.loc["admissions_per_100_person_years", ["diff_ci_low", "diff_ci_high"]]
     assert low < -0.875 < high
@@ -233,7 +234,7 @@ def test_england_runs_every_team_and_writes_per_team_and_whole_tables(tmp_path: 
     assert runs.groupby("team")["team_people"].first().sum() == 600
     assert len(pd.read_csv(out / "teams.csv")) == 4
     whole = pd.read_csv(out / "comparison.csv").set_index("metric")
-    assert whole.at["person_years", "duty_mean"] == pytest.approx(runs.query("arm == 'duty'")["person_years"].sum())
+    assert whole.at["person_years", "baseline_mean"] == pytest.approx(runs.query("arm == 'duty'")["person_years"].sum())
     series = pd.read_parquet(out / "timeseries.parquet")
     assert set(series["team"]) == {0, 1, 2, 3}
     assert not list(out.glob(".*.tmp"))
