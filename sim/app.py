@@ -1,33 +1,49 @@
 """The interactive page: ``uv run solara run sim/app.py``.
 
-A Mesa SolaraViz page. The sidebar's sliders set the team, the staffing system and the main effects
-(each is a config override, applied to the project's Hydra config); Reset builds a new model with
-them, Step advances one week (seven simulated days, ``DAYS_PER_STEP``) and the play button keeps
-stepping. The views read the model's daily series, contact log and arrays, so they show the same
-numbers the tables would: admissions and crises, continuity, waiting, caseloads and stress, and who
-holds which people.
+Two staffing systems side by side on the same people. ``PairedModel`` holds two ``StaffingModel``s
+built from one config and one replicate, so they share every random stream (common random numbers):
+the same people, the same life events, two ways of staffing. Step advances both by a week (seven
+simulated days, ``DAYS_PER_STEP``); the play button keeps stepping. Every plot draws both systems in
+the colours of the run's figures (``sim.plots.arm_colour``), a table gives the paired difference so
+far, and "who holds which people" shows the two teams side by side.
 
-Each browser session gets its own model. The views are laid out in a fixed grid under SolaraViz's
-controls rather than in SolaraViz's draggable grid, whose front-end component does not load under
-the Vue 3 front end the installed Solara uses.
+The sidebar picks the two systems (any registered ones) and sets the team and the main effects. Each
+slider shows its value and unit and, under it, the parameter's description from ``sim/params.py``;
+the values are config overrides applied to the project's Hydra config when **Reset** builds new
+models. The page is built from Mesa's SolaraViz parts: Mesa's ``ModelController`` (Reset, play,
+Step) drives the model, with the page's own sliders in place of SolaraViz's, which show neither a
+value nor a unit. The views are laid out in a fixed grid rather than SolaraViz's draggable grid, whose
+front-end component does not load under the Vue 3 front end the installed Solara uses. Each browser
+session gets its own model.
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
 from typing import Any
 
+import mesa
 import numpy as np
+import pandas as pd
 import solara
 from hydra import compose, initialize_config_dir
 from matplotlib.figure import Figure
-from mesa.visualization import SolaraViz
-from mesa.visualization.user_param import Slider
+from matplotlib.patches import StepPatch
+from matplotlib.ticker import MaxNLocator
+from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
+from pydantic import BaseModel
+from solara.alias import rw
 
 from sim.compose import CONF_DIR, load_config
+from sim.costs import daily_costs
 from sim.metrics import continuity
-from sim.model import DAYS_PER_YEAR, S, StaffingModel
+from sim.model import DAYS_PER_YEAR, SERIES, S, StaffingModel
 from sim.params import Config
+from sim.plots import arm_colour
 from sim.population import NEED_LEVELS, NO_ONE, ROLES
 from sim.staffing import SYSTEMS
 
@@ -39,21 +55,13 @@ WINDOW_DAYS = 28
 CONTINUITY_DAYS = DAYS_PER_YEAR
 #: Resolution of the plots (dots per inch): enough to read, small enough to redraw every step.
 DPI = 80
-
-#: Slider name -> config key it overrides.
-OVERRIDE_KEYS = {
-    "people": "team.people",
-    "caseload_per_worker": "team.caseload_per_worker",
-    "caseload_cap": "named.caseload_cap",
-    "turnover_per_year": "workforce.turnover_per_year",
-    "extra_fte": "named.extra_fte",
-    "stress_turnover_gain": "workforce.stress_turnover_gain",
-    "retell_extra_frac": "effects.retell_extra_frac",
-    "familiarity_quality_gain": "effects.familiarity_quality_gain",
-    "advocacy_admission_reduction": "effects.advocacy_admission_reduction",
-    "named_retention": "effects.named_retention",
-}
-ROLE_COLOURS = {"social_worker": "tab:blue", "advanced_practitioner": "tab:purple", "agency": "tab:orange"}
+#: Pause between steps while playing (milliseconds).
+PLAY_INTERVAL_MS = 150
+#: The systems the page starts with: the baseline (compared with) and the arm (arm - baseline).
+DEFAULT_SYSTEMS = ("duty", "named")
+ROLE_COLOURS = {"social_worker": "#1f77b4", "advanced_practitioner": "#9467bd", "agency": "#ff7f0e"}
+WARMUP_GREY = "#ebebeb"
+MET_GREY = "#7f7f7f"
 NEED_COLOURS = ("#9ecae1", "#4292c6", "#08306b")
 
 
@@ -63,36 +71,169 @@ def config(overrides: list[str] | None = None) -> Config:
         return load_config(compose("config", overrides=list(overrides or [])))
 
 
-class ExploreModel(StaffingModel):
-    """A StaffingModel built from the page's controls; one step is one week.
+def describe(key: str) -> str:
+    """The description of config key ``key`` (dotted, e.g. ``team.people``) in ``sim/params.py``."""
+    section: type[BaseModel] = Config
+    *parents, field = key.split(".")
+    for part in parents:
+        annotation = section.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            raise KeyError(f"{key}: {part} is not a section of the config")
+        section = annotation
+    return section.model_fields[field].description or ""
 
-    Every argument left at None keeps the value of the project's config (``conf/``).
+
+def _get(cfg: Config, dotted: str) -> Any:
+    value: Any = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+# The sidebar's sliders ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Control:
+    """One slider of the sidebar: a config key, its range and how its value is shown.
 
     Args:
-        arm: a registered staffing system (a key of ``sim.staffing.SYSTEMS``).
+        key: the config key it overrides (dotted); its description in ``sim/params.py`` is the help text.
+        label: the slider's name on the page.
+        unit: the unit shown after the value.
+        low: the slider's smallest value.
+        high: the slider's largest value.
+        step: the slider's step.
+        percent: show the value (a fraction) as a percentage.
+    """
+
+    key: str
+    label: str
+    unit: str
+    low: float
+    high: float
+    step: float
+    percent: bool = False
+
+    @property
+    def name(self) -> str:
+        """The ``PairedModel`` argument: the last part of the key."""
+        return self.key.rsplit(".", 1)[-1]
+
+    @property
+    def integer(self) -> bool:
+        """Whether the slider moves in whole numbers."""
+        return float(self.step).is_integer() and float(self.low).is_integer()
+
+    @property
+    def help(self) -> str:
+        """What the value changes: the parameter's description in ``sim/params.py``."""
+        return describe(self.key)
+
+    @property
+    def decimals(self) -> int:
+        """Decimal places of the step (0.05 -> 2)."""
+        return 0 if self.integer else max(0, -int(np.floor(np.log10(self.step))))
+
+    def clean(self, value: float) -> int | float:
+        """A slider's raw value, rounded to the slider's step (no 0.15000000000000002)."""
+        return round(float(value)) if self.integer else round(float(value), self.decimals)
+
+    def show(self, value: float) -> str:
+        """The value with its unit, as the page shows it."""
+        if self.percent:
+            return f"{100 * value:.0f}% {self.unit}".strip()
+        return f"{value:,.{self.decimals}f} {self.unit}".strip()
+
+
+#: The sliders, in the sidebar's order; each name is a ``PairedModel`` argument.
+CONTROLS = (
+    Control("team.people", "People supported", "people", 100, 2000, 50),
+    Control("team.caseload_per_worker", "Caseload per social worker", "people per FTE", 10, 40, 1),
+    Control("named.caseload_cap", "Named: cap on people held", "people per FTE", 10, 50, 1),
+    Control("named.extra_fte", "Named: extra social workers", "FTE", 0.0, 5.0, 0.5),
+    Control("workforce.turnover_per_year", "Staff turnover", "per year", 0.0, 0.6, 0.01),
+    Control("workforce.stress_turnover_gain", "Overload drives staff out", "per unit of overload", 0.0, 5.0, 0.1),
+    Control("effects.retell_extra_frac", "Effect: retelling the story", "more contact time", 0.0, 1.0, 0.05, True),
+    Control(
+        "effects.familiarity_quality_gain", "Effect: a known worker's contact", "better quality", 0.0, 1.0, 0.05, True
+    ),
+    Control(
+        "effects.advocacy_admission_reduction",
+        "Effect: a known worker's advocacy",
+        "fewer escalations",
+        0,
+        1,
+        0.05,
+        True,
+    ),
+    Control("effects.named_retention", "Effect: named working keeps staff", "lower leaving rate", 0.0, 0.9, 0.05, True),
+)
+CONTROL_BY_NAME = {control.name: control for control in CONTROLS}
+#: Slider name -> config key it overrides.
+OVERRIDE_KEYS = {control.name: control.key for control in CONTROLS}
+#: The replicate slider: it is no config key, so its help text is written here.
+REPLICATES = 100
+REPLICATE_HELP = (
+    "Which set of random numbers the two systems share: another replicate is another draw of the same team."
+)
+
+
+def control_defaults() -> dict[str, Any]:
+    """Every control's starting value: the config's (``conf/``), the default systems and replicate 0."""
+    cfg = config()
+    values: dict[str, Any] = {"baseline": DEFAULT_SYSTEMS[0], "arm": DEFAULT_SYSTEMS[1], "replicate": 0}
+    values.update({control.name: _get(cfg, control.key) for control in CONTROLS})
+    return values
+
+
+def system_choices() -> list[dict[str, str]]:
+    """The system pickers' items: every registered system, its key the value and its label the text.
+
+    ``title`` is the text Vuetify 3 shows, ``text`` the one Vuetify 2 shows; the model receives ``value``.
+    """
+    return [{"title": cls.label or name, "text": cls.label or name, "value": name} for name, cls in SYSTEMS.items()]
+
+
+#: The controls' starting values (worked out once: composing the config takes a moment).
+DEFAULTS = control_defaults()
+
+
+# The model: two teams in lockstep ----------------------------------------------------------------
+
+
+class PairedModel(mesa.Model):
+    """Two staffing systems on the same team and random numbers (one config, one replicate); one step is one week.
+
+    Every control left at None keeps the value of the project's config (``conf/``).
+
+    Args:
+        baseline: the staffing system compared with (a key of ``sim.staffing.SYSTEMS``).
+        arm: the other staffing system; differences are arm - baseline, as in the run's tables.
         people: team.people.
         caseload_per_worker: team.caseload_per_worker (sets the number of posts).
         caseload_cap: named.caseload_cap.
-        turnover_per_year: workforce.turnover_per_year.
         extra_fte: named.extra_fte.
+        turnover_per_year: workforce.turnover_per_year.
         stress_turnover_gain: workforce.stress_turnover_gain.
         retell_extra_frac: effects.retell_extra_frac.
         familiarity_quality_gain: effects.familiarity_quality_gain.
         advocacy_admission_reduction: effects.advocacy_admission_reduction.
         named_retention: effects.named_retention.
-        replicate: which replicate's common random numbers to use.
-        rng: accepted for Mesa's visualisation and ignored: every random number comes from the
-            config's seed and ``replicate``.
+        replicate: which replicate's common random numbers both systems use.
+        rng: accepted for Mesa's visualisation and ignored: every random number comes from the config's
+            seed and ``replicate``.
     """
 
     def __init__(
         self,
-        arm: str = "named",
+        baseline: str = DEFAULT_SYSTEMS[0],
+        arm: str = DEFAULT_SYSTEMS[1],
         people: int | None = None,
         caseload_per_worker: float | None = None,
         caseload_cap: int | None = None,
-        turnover_per_year: float | None = None,
         extra_fte: float | None = None,
+        turnover_per_year: float | None = None,
         stress_turnover_gain: float | None = None,
         retell_extra_frac: float | None = None,
         familiarity_quality_gain: float | None = None,
@@ -105,8 +246,8 @@ class ExploreModel(StaffingModel):
             "people": people,
             "caseload_per_worker": caseload_per_worker,
             "caseload_cap": caseload_cap,
-            "turnover_per_year": turnover_per_year,
             "extra_fte": extra_fte,
+            "turnover_per_year": turnover_per_year,
             "stress_turnover_gain": stress_turnover_gain,
             "retell_extra_frac": retell_extra_frac,
             "familiarity_quality_gain": familiarity_quality_gain,
@@ -114,75 +255,62 @@ class ExploreModel(StaffingModel):
             "named_retention": named_retention,
         }
         overrides = [f"{OVERRIDE_KEYS[name]}={value}" for name, value in values.items() if value is not None]
-        super().__init__(config(overrides), str(arm), int(replicate))
-        #: Week by week: day, mean UPC and mean distinct workers per person over the past year's contacts.
-        self.continuity_history: list[tuple[int, float, float]] = []
+        cfg = config(overrides)
+        super().__init__(rng=cfg.seed)  # draws nothing: the teams' streams hold every random number
+        self.cfg = cfg
+        self.baseline, self.arm, self.replicate = str(baseline), str(arm), int(replicate)
+        #: The two teams, baseline first.
+        self.teams: tuple[StaffingModel, StaffingModel] = (
+            StaffingModel(cfg, self.baseline, self.replicate),
+            StaffingModel(cfg, self.arm, self.replicate),
+        )
+        #: The controls this model was built with (the sidebar's values at Reset).
+        self.settings = {"baseline": self.baseline, "arm": self.arm, "replicate": self.replicate}
+        self.settings.update({control.name: _get(cfg, control.key) for control in CONTROLS})
+        #: Per team, week by week: day, mean UPC and mean distinct workers per person over the past year.
+        self.continuity_history: tuple[list[tuple[int, float, float]], ...] = ([], [])
+        #: Per team: per-person continuity over the past year's contacts (``sim.metrics.continuity``), as of today.
+        self.recent: tuple[pd.DataFrame, ...] = tuple(recent_table(team) for team in self.teams)
+
+    @property
+    def day(self) -> int:
+        """Days simulated so far (both teams are always on the same day)."""
+        return self.teams[0].day
 
     def step(self) -> None:
-        """One week: seven days of the daily schedule, then the week's continuity indices."""
-        for _ in range(DAYS_PER_STEP):
-            if not self.running:
-                break
-            super().step()
-        upc, distinct = recent_continuity(self)
-        self.continuity_history.append((self.day, upc, distinct))
+        """One week of both teams: seven days of each one's daily schedule, then each one's continuity."""
+        for team in self.teams:
+            for _ in range(DAYS_PER_STEP):
+                if not team.running:
+                    break
+                team.step()
+        self.recent = tuple(recent_table(team) for team in self.teams)
+        for team, table, history in zip(self.teams, self.recent, self.continuity_history, strict=True):
+            history.append((team.day, *recent_continuity(team, table)))
+        self.running = all(team.running for team in self.teams)
 
 
-def _slider_defaults() -> dict[str, float]:
-    cfg = config()
-    return {name: _get(cfg, key) for name, key in OVERRIDE_KEYS.items()}
+# Numbers read from a team ---------------------------------------------------------------------
 
 
-def _get(cfg: Config, dotted: str) -> Any:
-    value: Any = cfg
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def system_choices() -> list[dict[str, str]]:
-    """The staffing-system picker's items: every registered system, its key the value and its label the text.
-
-    ``title`` is the text Vuetify 3 shows, ``text`` the one Vuetify 2 shows; the model receives ``value``.
-    """
-    return [{"title": cls.label or name, "text": cls.label or name, "value": name} for name, cls in SYSTEMS.items()]
-
-
-_D = _slider_defaults()
-#: The sidebar's controls: each name is an ExploreModel argument, its default the config's value.
-MODEL_PARAMS: dict[str, Any] = {
-    "arm": {"type": "Select", "label": "Staffing system", "value": "named", "values": system_choices()},
-    "people": Slider("People supported (team size)", int(_D["people"]), 100, 2000, 50),
-    "caseload_per_worker": Slider("Caseload per social worker FTE", float(_D["caseload_per_worker"]), 10.0, 40.0, 1.0),
-    "caseload_cap": Slider("Named: most people per worker FTE", int(_D["caseload_cap"]), 10, 50, 1),
-    "turnover_per_year": Slider("Staff turnover per year", float(_D["turnover_per_year"]), 0.0, 0.6, 0.01),
-    "extra_fte": Slider("Named: extra social-worker FTE", float(_D["extra_fte"]), 0.0, 5.0, 0.5),
-    "stress_turnover_gain": Slider(
-        "Overload drives staff out (gain)", float(_D["stress_turnover_gain"]), 0.0, 5.0, 0.1
-    ),
-    "retell_extra_frac": Slider("Effect: retelling adds time", float(_D["retell_extra_frac"]), 0.0, 1.0, 0.05),
-    "familiarity_quality_gain": Slider(
-        "Effect: known worker, better contact", float(_D["familiarity_quality_gain"]), 0.0, 1.0, 0.05
-    ),
-    "advocacy_admission_reduction": Slider(
-        "Effect: known worker, fewer admissions", float(_D["advocacy_admission_reduction"]), 0.0, 1.0, 0.05
-    ),
-    "named_retention": Slider("Effect: named working keeps staff", float(_D["named_retention"]), 0.0, 0.9, 0.05),
-    "replicate": Slider("Replicate (random numbers)", 0, 0, 99, 1),
-}
-
-
-# Numbers read from the model -----------------------------------------------------------------
-
-
-def recent_continuity(model: StaffingModel, days: int = CONTINUITY_DAYS) -> tuple[float, float]:
-    """Mean UPC (people with at least 2 contacts) and mean distinct workers (people with any) over the past ``days``."""
+def recent_table(model: StaffingModel, days: int = CONTINUITY_DAYS) -> pd.DataFrame:
+    """Per-person continuity (``sim.metrics.continuity``) over the contacts of the past ``days`` days."""
     log = model.contact_log()
     recent = log[log["day"] >= model.day - days]
-    if recent.empty:
-        return float("nan"), float("nan")
-    table = continuity(recent["person"].to_numpy(), recent["worker"].to_numpy(), model.people.n)
+    return continuity(recent["person"].to_numpy(), recent["worker"].to_numpy(), model.people.n)
+
+
+def recent_continuity(model: StaffingModel, table: pd.DataFrame | None = None) -> tuple[float, float]:
+    """Mean UPC (people with at least 2 contacts) and mean distinct workers (people with any) over the past year.
+
+    Args:
+        model: a team.
+        table: its ``recent_table`` if already worked out.
+    """
+    table = recent_table(model) if table is None else table
     seen = table["n_contacts"] > 0
+    if not seen.any():
+        return float("nan"), float("nan")
     upc = table["upc"].mean() if table["upc"].notna().any() else float("nan")
     return float(upc), float(table.loc[seen, "distinct_workers"].mean())
 
@@ -232,31 +360,106 @@ def seen_recently(model: StaffingModel, rows: np.ndarray, days: int = WINDOW_DAY
     return np.array([int(seen.get(int(r), 0)) for r in rows], dtype=np.int64)
 
 
-# Views: each takes the model and returns a Solara element -------------------------------------
+def running_cost_gbp(model: StaffingModel) -> float:
+    """The team's costs so far (every ledger line, undiscounted, GBP)."""
+    daily = model.daily[: model.day]
+    series = {name: daily[:, i] for i, name in enumerate(SERIES)}
+    return float(daily_costs(series, model.cfg.costs).sum())
 
 
-def _figure(fig: Figure, model: StaffingModel) -> solara.Element:
-    # Drawn again only when the model or its day changes, not on every page update.
-    return solara.FigureMatplotlib(fig, dependencies=[id(model), model.day], format="png", dpi=DPI)
+def _count(series: str) -> Callable[[PairedModel, int], float]:
+    """A reader of one team's total of a daily series so far."""
+
+    def read(pair: PairedModel, i: int) -> float:
+        team = pair.teams[i]
+        return float(team.daily[: team.day, S[series]].sum())
+
+    return read
 
 
-def _shade_warmup(axes: list, model: StaffingModel) -> None:
-    """Grey the warm-up weeks, which the tables of a run leave out."""
-    end = min(model.day, model.cfg.warmup_days) / DAYS_PER_STEP
-    if end <= 0:
-        return
-    for i, ax in enumerate(axes):
-        ax.axvspan(0, end, color="0.92", lw=0, zorder=0, label="warm-up (not in the tables)" if i == 0 else None)
+def _upc(pair: PairedModel, i: int) -> float:
+    return recent_continuity(pair.teams[i], pair.recent[i])[0]
 
 
-def summary_text(model: StaffingModel) -> solara.Element:
-    """The run so far in one paragraph."""
+def _cost(pair: PairedModel, i: int) -> float:
+    return running_cost_gbp(pair.teams[i])
+
+
+#: The paired-difference table's rows: what a manager would call it -> (a reader of team i's value, its kind:
+#: ``count``, ``share`` or ``gbp``).
+DIFFERENCE_ROWS: dict[str, tuple[Callable[[PairedModel, int], float], str]] = {
+    "hospital admissions": (_count("admissions"), "count"),
+    "crises": (_count("crises"), "count"),
+    "days in hospital (bed days)": (_count("bed_days"), "count"),
+    "UPC: share of contacts with the usual worker, past year": (_upc, "share"),
+    "times a story was retold": (_count("retellings"), "count"),
+    "running cost (every ledger line, undiscounted)": (_cost, "gbp"),
+}
+
+
+def write_value(kind: str, value: float, signed: bool = False) -> str:
+    """A value of the difference table: a count, a share (2 decimals) or money (£1.23m, £456k, £789)."""
+    if np.isnan(value):
+        return "-"
+    sign = "+" if signed and value > 0 else ""
+    minus = "\u2212" if value < 0 else ""
+    size = abs(value)
+    if kind == "share":
+        text = f"{size:.2f}"
+    elif kind == "gbp":
+        text = f"£{size / 1e6:,.2f}m" if size >= 1e6 else f"£{size / 1e3:,.0f}k" if size >= 1e4 else f"£{size:,.0f}"
+    else:
+        text = f"{size:,.0f}"
+    return sign + minus + text
+
+
+def paired_differences(pair: PairedModel) -> pd.DataFrame:
+    """The run so far, team by team, and the paired difference (arm - baseline).
+
+    Returns:
+        One row per ``DIFFERENCE_ROWS`` entry: ``metric``, ``kind``, ``baseline``, ``arm``, ``difference``
+        (totals since day 0; UPC over the past year's contacts).
+    """
+    rows = []
+    for metric, (read, kind) in DIFFERENCE_ROWS.items():
+        base, other = read(pair, 0), read(pair, 1)
+        rows.append({"metric": metric, "kind": kind, "baseline": base, "arm": other, "difference": other - base})
+    return pd.DataFrame(rows)
+
+
+def _coloured(arm: str) -> str:
+    return f'<b style="color:{arm_colour(arm)}">{escape(arm)}</b>'
+
+
+def differences_html(pair: PairedModel) -> str:
+    """The paired-difference table (HTML), each system's name in its colour, the difference in bold."""
+    table = paired_differences(pair)
+    base, arm = _coloured(pair.baseline), _coloured(pair.arm)
+    right = 'style="text-align:right;padding:2px 8px;white-space:nowrap"'
+    rows = [
+        f"<tr><th style='text-align:left'>week {pair.day // DAYS_PER_STEP}, so far</th>"
+        f"<th {right}>{base}</th><th {right}>{arm}</th><th {right}>{arm} &minus; {base}</th></tr>"
+    ]
+    for row in table.itertuples(index=False):
+        share = ""
+        if row.kind != "share" and row.baseline and not np.isnan(row.difference):
+            share = f" ({write_value('count', 100 * row.difference / row.baseline, signed=True)}%)"
+        rows.append(
+            f"<tr class='nwsim-row'><td>{escape(row.metric)}</td>"
+            f"<td {right}>{write_value(row.kind, row.baseline)}</td><td {right}>{write_value(row.kind, row.arm)}</td>"
+            f"<td {right}><b>{write_value(row.kind, row.difference, signed=True)}</b>{share}</td></tr>"
+        )
+    return f"<table style='border-collapse:collapse;font-size:0.9em'>{''.join(rows)}</table>"
+
+
+def summary_line(model: StaffingModel) -> str:
+    """One team's run so far in one sentence."""
     daily = model.daily[: model.day]
     person_years = max(model.day, 1) / DAYS_PER_YEAR * model.people.n
     admissions = daily[:, S["admissions"]].sum()
     pending = model.system.pending()
     holding = f", {pending} waiting for a named worker" if pending or anyone_holds(model) else ""
-    return solara.Text(
+    return (
         f"{model.arm}: {model.people.n} people, {len(model.worker_agents)} workers in post, "
         f"week {model.day // DAYS_PER_STEP} (day {model.day}): {int(admissions)} admissions "
         f"({100 * admissions / person_years:.2f} per 100 person-years), {int(daily[:, S['crises']].sum())} crises, "
@@ -264,162 +467,500 @@ def summary_text(model: StaffingModel) -> solara.Element:
     )
 
 
-def outcomes_plot(model: StaffingModel) -> solara.Element:
-    """Admissions and crises so far; continuity: known-worker share, UPC and distinct workers over the past year."""
-    daily = model.daily[: model.day]
-    weeks = np.arange(model.day) / DAYS_PER_STEP
-    fig = Figure(figsize=(6, 4.6))
-    fig.subplots_adjust(left=0.11, right=0.88, top=0.93, bottom=0.1, hspace=0.08)
-    top, bottom = fig.subplots(2, 1, sharex=True)
-    _shade_warmup([top, bottom], model)
-    top.plot(weeks, np.cumsum(daily[:, S["admissions"]]), label="admissions")
-    top.plot(weeks, np.cumsum(daily[:, S["crises"]]), label="crises")
-    top.set_ylabel("so far")
-    top.legend(fontsize=8, loc="upper left")
-    top.set_title(f"{model.arm}: outcomes and continuity, week {model.day // DAYS_PER_STEP}", fontsize=10)
-    contacts = rolling_sum(daily[:, S["contacts"]])
-    known = _ratio(contacts - rolling_sum(daily[:, S["retellings"]]), contacts)
-    bottom.plot(weeks, known, color="tab:green", lw=0.8, label=f"known worker ({WINDOW_DAYS}-day share of contacts)")
-    history = getattr(model, "continuity_history", [])
-    if history:
-        days, upc, distinct = (np.array(column) for column in zip(*history, strict=True))
-        bottom.plot(days / DAYS_PER_STEP, upc, color="black", label="UPC, past year's contacts")
-        right = bottom.twinx()
-        right.plot(days / DAYS_PER_STEP, distinct, color="tab:red", ls="--", label="workers seen per person, past year")
-        right.set_ylabel("workers seen", color="tab:red")
-        right.set_ylim(bottom=0)
-        right.legend(fontsize=7, loc="lower right")
-    bottom.set_ylim(0, 1)
-    bottom.set_ylabel("share")
-    bottom.set_xlabel("week")
-    bottom.legend(fontsize=7, loc="lower left")
-    return _figure(fig, model)
+# Figures: kept between steps, their artists updated each week -----------------------------------
 
 
-def workload_plot(model: StaffingModel) -> solara.Element:
-    """Waiting days per contact; open contacts, and people held and waiting where anyone holds people; stress."""
-    daily = model.daily[: model.day]
-    weeks = np.arange(model.day) / DAYS_PER_STEP
-    fig = Figure(figsize=(6, 4.6))
-    fig.subplots_adjust(left=0.13, right=0.97, top=0.93, bottom=0.1, hspace=0.1)
-    axes = fig.subplots(3, 1, sharex=True)
-    _shade_warmup(list(axes), model)
-    axes[0].plot(weeks, _ratio(rolling_sum(daily[:, S["wait_days"]]), rolling_sum(daily[:, S["waited_contacts"]])))
-    axes[0].set_ylabel("wait (days)")
-    axes[0].set_title(f"{model.arm}: waiting ({WINDOW_DAYS}-day mean), caseload and stress", fontsize=10)
-    if ever_held(model):
-        axes[1].plot(weeks, daily[:, S["mean_caseload"]], label="mean caseload of social workers (people held)")
-        axes[1].plot(weeks, daily[:, S["pending"]], label="people waiting for a named worker")
-        axes[1].plot(weeks, daily[:, S["backlog"]], color="tab:gray", lw=0.8, label="open contacts")
-        axes[1].set_ylabel("people /\ncontacts")
-    else:
-        axes[1].plot(weeks, daily[:, S["backlog"]], label="open contacts (no one holds anyone)")
-        axes[1].set_ylabel("contacts")
-    axes[1].legend(fontsize=7, loc="upper left")
-    axes[2].plot(weeks, daily[:, S["mean_stress"]], color="tab:red", label="mean stress")
-    axes[2].axhline(1, color="black", lw=0.7, ls="--")
-    axes[2].set_ylabel("stress\n(1 = full load)")
-    axes[2].set_xlabel("week")
-    return _figure(fig, model)
+def _styles(pair: PairedModel) -> list[tuple[StaffingModel, str, str, float]]:
+    """Each team with its colour, line style and line width factor.
 
-
-def workers_view(model: StaffingModel) -> solara.Element:
-    """Who holds which people, and how many workers each person has met.
-
-    Left: one column per worker in post, social workers first, then advanced practitioners, then
-    agency workers (the coloured strip under the columns). When anyone has a named worker, a column is
-    the people the worker holds, by need level, against the caseload cap; when no one holds anyone
-    (a duty desk, or a switch-over before its day), a column is the people the worker met in the past
-    four weeks. A grey triangle marks a worker who is absent today. Right: how many different workers
-    each person met over the past year.
+    The baseline's lines are wider and drawn first, so where the two teams' numbers are equal (the
+    same people, the same events) the arm's line shows on the baseline's; the arm is dashed when both
+    sides run one system.
     """
-    workers = sorted(model.worker_agents, key=lambda w: (ROLES.index(w.role), w.post))
-    rows = np.array([w.row for w in workers], dtype=np.int64)
-    edges = np.arange(rows.size + 1) - 0.5
-    fig = Figure(figsize=(12, 3.6))
-    fig.subplots_adjust(left=0.05, right=0.99, top=0.9, bottom=0.16, wspace=0.18)
-    ax, people_ax = fig.subplots(1, 2, width_ratios=(3, 1))
-    pending = model.system.pending()
-    waiting = f", {pending} waiting for a named worker" if pending else ""
-    if anyone_holds(model):
-        held = held_by_need(model, rows)
-        base = np.zeros(rows.size)
-        for level, name in enumerate(NEED_LEVELS):
-            ax.stairs(
-                base + held[level], edges, baseline=base, fill=True, color=NEED_COLOURS[level], label=f"{name} need"
-            )
-            base = base + held[level]
-        ax.axhline(model.cfg.named.caseload_cap, color="black", lw=0.7, ls="--", label="cap (1 FTE)")
-        ax.set_ylabel("people held")
-        ax.set_title(f"The people each worker holds{waiting}", fontsize=10)
-        top = max(float(base.max(initial=0)), model.cfg.named.caseload_cap)
+    same = pair.baseline == pair.arm
+    return [
+        (team, arm_colour(team.arm), "--" if same and i else "-", 1.0 if i else 2.2)
+        for i, team in enumerate(pair.teams)
+    ]
+
+
+def _headline(pair: PairedModel, what: str) -> str:
+    return f"{what}: {pair.arm} and {pair.baseline}, week {pair.day // DAYS_PER_STEP}"
+
+
+def _fit_y(ax: Any, lines: list[Any], bottom: float | None = 0.0, least: float = 1.0) -> None:
+    """Set the y range to the visible lines' data (from ``bottom``, or from their least value when None)."""
+    values = [np.asarray(line.get_ydata(), dtype=float) for line in lines if line.get_visible()]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.empty(0)
+    top = max(float(finite.max()) if finite.size else 0.0, least)
+    low = (float(finite.min()) if finite.size else 0.0) if bottom is None else bottom
+    ax.set_ylim(low, top * 1.05 if top > 0 else 1.0)
+
+
+class Drawing:
+    """One figure of the page, built once per model and updated each week (building costs more than drawing).
+
+    Subclasses build their axes and artists in ``__init__`` and set their data in ``update``. The figures
+    have no legends (matplotlib lays a legend out again on every draw, which costs more than the rest of
+    a figure); each one's key is a line of HTML above it, ``key``.
+    """
+
+    def __init__(self, figsize: tuple[float, float]) -> None:
+        self.fig = Figure(figsize=figsize, dpi=DPI)
+
+    def update(self, pair: PairedModel) -> Figure:
+        """Set every artist to ``pair`` as it is now and return the figure."""
+        raise NotImplementedError
+
+    def key(self, pair: PairedModel) -> str:
+        """The figure's key (HTML): each system's line in its colour, and what the line styles mean."""
+        return _systems_key(pair)
+
+    @staticmethod
+    def _span(axes: Any, pair: PairedModel) -> None:
+        """Grey the warm-up weeks, which the tables of a run leave out."""
+        end = pair.cfg.warmup_days / DAYS_PER_STEP
+        for ax in axes:
+            ax.axvspan(0, end, color=WARMUP_GREY, lw=0, zorder=0)
+
+
+def _swatch(colour: str, text: str, line: float | None = None, mark: str = "■") -> str:
+    """One entry of a key: a line (``line`` pixels thick) or a mark in ``colour``, then ``text``."""
+    if line is not None:
+        glyph = f'<span style="display:inline-block;width:20px;border-top:{line:g}px solid {colour}"></span>'
     else:
-        seen = seen_recently(model, rows)
-        ax.stairs(seen, edges, fill=True, color="tab:gray", label=f"people met, past {WINDOW_DAYS} days")
-        ax.set_ylabel("people met")
-        ax.set_title(
-            f"Today no one holds anyone under this system{waiting}: the people each worker met in the past "
-            f"{WINDOW_DAYS} days",
-            fontsize=10,
+        glyph = f'<span style="color:{colour}">{mark}</span>'
+    return f'<span style="white-space:nowrap;margin-right:12px">{glyph} {escape(text)}</span>'
+
+
+def _systems_key(pair: PairedModel, warmup: bool = True) -> str:
+    """Each system's line in its colour (the baseline's wider: where both are equal, both show), and the warm-up."""
+    entries = [_swatch(colour, team.arm, line=2 * wide) for team, colour, _, wide in _styles(pair)]
+    return "".join(entries) + (_swatch("#d0d0d0", "warm-up (not in the tables)") if warmup else "")
+
+
+def _few_ticks(axes: Any) -> None:
+    """At most four y ticks per axes: enough to read, fewer labels to lay out each week."""
+    for ax in axes:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+
+
+class OutcomesDrawing(Drawing):
+    """Admissions and crises so far, and continuity (UPC over the past year, known-worker share) of both teams."""
+
+    def __init__(self, pair: PairedModel) -> None:
+        super().__init__((7.2, 5.0))
+        self.fig.subplots_adjust(left=0.11, right=0.98, top=0.93, bottom=0.09, hspace=0.1)
+        self.axes = axes = self.fig.subplots(3, 1, sharex=True)
+        _few_ticks(axes)
+        self._span(axes, pair)
+        self.lines = []
+        for _, colour, style, wide in _styles(pair):
+            self.lines.append(
+                (
+                    axes[0].plot([], [], color=colour, ls=style, lw=1.4 * wide)[0],
+                    axes[1].plot([], [], color=colour, ls=style, lw=1.4 * wide)[0],
+                    axes[2].plot([], [], color=colour, lw=0.6 * wide, alpha=0.7)[0],
+                    axes[2].plot([], [], color=colour, ls=style, lw=1.6 * wide)[0],
+                )
+            )
+        self.title = axes[0].set_title("", fontsize=10, y=1.0)
+        axes[0].set_ylabel("admissions\nso far")
+        axes[1].set_ylabel("crises\nso far")
+        axes[2].set_ylim(0, 1)
+        axes[2].set_ylabel("continuity\n(share)")
+        axes[2].set_xlabel("week")
+
+    def key(self, pair: PairedModel) -> str:
+        """The systems' colours, and the continuity panel's two lines."""
+        return (
+            _systems_key(pair)
+            + "<br>continuity: "
+            + _swatch("#333", "UPC over the past year's contacts", line=3)
+            + _swatch("#999", f"share of contacts with a worker who knows the person ({WINDOW_DAYS} days)", line=1)
         )
-        top = float(seen.max(initial=0))
-    top = max(top, 1.0) * 1.3
-    roles = [w.role for w in workers]
-    ax.scatter(
-        np.arange(rows.size), np.full(rows.size, -0.04 * top), c=[ROLE_COLOURS[r] for r in roles], marker="s", s=12
-    )
-    absent = np.flatnonzero([w.absent for w in workers])
-    ax.scatter(absent, np.full(absent.size, 0.8 * top), color="gray", marker="v", s=14, label="absent today")
-    for role, colour in ROLE_COLOURS.items():
-        ax.scatter([], [], color=colour, marker="s", s=12, label=role.replace("_", " "))
-    ax.vlines(edges[1:-1], 0, top, color="white", lw=0.5)  # a thin gap between workers
-    ax.set_ylim(-0.08 * top, top)
-    ax.set_xlim(edges[0], max(edges[-1], 1.0))
-    ax.set_xlabel("workers in post")
-    ax.legend(fontsize=7, loc="upper left", ncol=8, columnspacing=1.0, handletextpad=0.3)
 
-    log = model.contact_log()
-    recent = log[log["day"] >= model.day - CONTINUITY_DAYS]
-    table = continuity(recent["person"].to_numpy(), recent["worker"].to_numpy(), model.people.n)
-    distinct = table.loc[table["n_contacts"] > 0, "distinct_workers"].to_numpy()
-    counts = np.bincount(distinct, minlength=2)[1:]
-    people_ax.stairs(counts, np.arange(counts.size + 1) + 0.5, fill=True, color="tab:green")
-    people_ax.set_title("Workers each person met, past year", fontsize=10)
-    people_ax.set_xlabel("different workers")
-    people_ax.set_ylabel("people")
-    return _figure(fig, model)
+    def update(self, pair: PairedModel) -> Figure:
+        """Set every artist to ``pair`` as it is now and return the figure."""
+        weeks = np.arange(pair.day) / DAYS_PER_STEP
+        for i, (team, (admissions, crises, known, upc)) in enumerate(zip(pair.teams, self.lines, strict=True)):
+            daily = team.daily[: team.day]
+            admissions.set_data(weeks, np.cumsum(daily[:, S["admissions"]]))
+            crises.set_data(weeks, np.cumsum(daily[:, S["crises"]]))
+            contacts = rolling_sum(daily[:, S["contacts"]])
+            known.set_data(weeks, _ratio(contacts - rolling_sum(daily[:, S["retellings"]]), contacts))
+            history = pair.continuity_history[i]
+            days = np.array([day for day, _, _ in history], dtype=float)
+            upc.set_data(days / DAYS_PER_STEP, np.array([value for _, value, _ in history], dtype=float))
+        self.title.set_text(_headline(pair, "Outcomes and continuity"))
+        self.axes[0].set_xlim(0, max(pair.day / DAYS_PER_STEP, 1.0))
+        _fit_y(self.axes[0], [lines[0] for lines in self.lines])
+        _fit_y(self.axes[1], [lines[1] for lines in self.lines])
+        return self.fig
 
 
-VIEWS = (
-    ("Summary", summary_text),
-    ("Outcomes and continuity", outcomes_plot),
-    ("Waiting, caseload and stress", workload_plot),
-    ("Who holds which people", workers_view),
-)
+class WorkloadDrawing(Drawing):
+    """Waiting days per contact, open contacts and people waiting for a named worker, and stress of both teams."""
+
+    def __init__(self, pair: PairedModel) -> None:
+        super().__init__((7.2, 5.0))
+        self.fig.subplots_adjust(left=0.11, right=0.98, top=0.93, bottom=0.09, hspace=0.1)
+        self.axes = axes = self.fig.subplots(3, 1, sharex=True)
+        _few_ticks(axes)
+        self._span(axes, pair)
+        self.lines = []
+        for _, colour, style, wide in _styles(pair):
+            self.lines.append(
+                (
+                    axes[0].plot([], [], color=colour, ls=style, lw=1.2 * wide)[0],
+                    axes[1].plot([], [], color=colour, ls=style, lw=0.9 * wide)[0],
+                    axes[1].plot([], [], color=colour, ls=":", lw=1.6 * wide, visible=False)[0],
+                    axes[2].plot([], [], color=colour, ls=style, lw=1.2 * wide)[0],
+                )
+            )
+        self.title = axes[0].set_title("", fontsize=10, y=1.0)
+        axes[0].set_ylabel("wait (days)")
+        axes[1].set_ylabel("contacts /\npeople")
+        axes[2].axhline(1, color="black", lw=0.7, ls="--")
+        axes[2].set_ylabel("stress\n(1 = full load)")
+        axes[2].set_xlabel("week")
+
+    def update(self, pair: PairedModel) -> Figure:
+        """Set every artist to ``pair`` as it is now and return the figure."""
+        weeks = np.arange(pair.day) / DAYS_PER_STEP
+        for team, (wait, backlog, pending, stress) in zip(pair.teams, self.lines, strict=True):
+            daily = team.daily[: team.day]
+            wait.set_data(
+                weeks, _ratio(rolling_sum(daily[:, S["wait_days"]]), rolling_sum(daily[:, S["waited_contacts"]]))
+            )
+            backlog.set_data(weeks, daily[:, S["backlog"]])
+            pending.set_data(weeks, daily[:, S["pending"]])
+            pending.set_visible(ever_held(team))
+            stress.set_data(weeks, daily[:, S["mean_stress"]])
+        self.title.set_text(_headline(pair, f"Waiting ({WINDOW_DAYS}-day mean), open work and stress"))
+        self.axes[0].set_xlim(0, max(pair.day / DAYS_PER_STEP, 1.0))
+        for ax, lines in zip(
+            self.axes,
+            (
+                [x[0] for x in self.lines],
+                [*(x[1] for x in self.lines), *(x[2] for x in self.lines)],
+                [x[3] for x in self.lines],
+            ),
+            strict=True,
+        ):
+            _fit_y(ax, lines, least=1.0 if ax is self.axes[2] else 0.1)
+        return self.fig
+
+    def key(self, pair: PairedModel) -> str:
+        """The systems' colours, and the middle panel's lines (the pending tray once anyone has held people)."""
+        middle = _swatch("#333", "open contacts", line=1)
+        if any(ever_held(team) for team in pair.teams):
+            middle += _swatch("#333", "people waiting for a named worker (dotted)", mark="┈")
+        return _systems_key(pair) + "<br>middle panel: " + middle
+
+
+class WorkersDrawing(Drawing):
+    """Who holds which people in each team, side by side, and how many workers each person met.
+
+    Left and middle: one column per worker in post, social workers first, then advanced
+    practitioners, then agency workers (the coloured strip under the columns). When anyone in a team
+    has a named worker, a column is the people the worker holds, by need level, against the caseload
+    cap; when no one does (a duty desk, or a switch-over before its day), a column is the people the
+    worker met in the past four weeks. A grey triangle marks a worker who is absent today. Right: how
+    many different workers each person met over the past year, in each team.
+    """
+
+    def __init__(self, pair: PairedModel) -> None:
+        super().__init__((14.5, 3.8))
+        self.fig.subplots_adjust(left=0.04, right=0.99, top=0.86, bottom=0.12, wspace=0.15)
+        *self.team_axes, self.people_ax = self.fig.subplots(1, 3, width_ratios=(3, 3, 1.4))
+        #: Per team, the artists set each week (made once: adding artists costs more than updating them).
+        self.panels = [
+            self._panel(ax, team, colour)
+            for ax, (team, colour, _, _) in zip(self.team_axes, _styles(pair), strict=True)
+        ]
+        ax = self.people_ax
+        ax.set_title("Workers each person met,\npast year", fontsize=9, y=1.0)
+        ax.set_xlabel("different workers")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.set_ylabel("people")
+        self.met: list[StepPatch] = []
+        for _, colour, style, wide in _styles(pair):
+            self.met.append(_add(ax, StepPatch([0], [0.5, 1.5], color=colour, ls=style, lw=1.2 * wide, fill=False)))
+
+    def key(self, pair: PairedModel) -> str:
+        """What the columns' colours and marks mean, and each system's line in the right-hand panel."""
+        needs = "".join(_swatch(c, f"{name} need") for name, c in zip(NEED_LEVELS, NEED_COLOURS, strict=True))
+        roles = "".join(_swatch(c, role.replace("_", " ")) for role, c in ROLE_COLOURS.items())
+        return (
+            f"held: {needs}{_swatch('#333', 'cap (1 FTE)', mark='┄')}"
+            f"{_swatch(MET_GREY, f'people met, past {WINDOW_DAYS} days (when no one holds anyone)')}"
+            f"<br>{_swatch('gray', 'absent today', mark='▼')} strip under the columns: {roles}"
+            f" right: {_systems_key(pair, warmup=False)}"
+        )
+
+    @staticmethod
+    def _panel(ax: Any, team: StaffingModel, colour: str) -> dict[str, Any]:
+        """One team's axes and the artists its update sets."""
+        ax.set_xlabel(f"{team.arm}'s workers in post")
+        ax.set_xticks([])  # a column per worker: the strip under the columns says who they are
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colour)
+        empty = ([0], [-0.5, 0.5])
+        return {
+            "title": ax.set_title("", fontsize=10, y=1.0, color=colour),
+            "held": [_add(ax, StepPatch(*empty, fill=True, color=c, lw=0)) for c in NEED_COLOURS],
+            "cap": ax.axhline(team.cfg.named.caseload_cap, color="black", lw=0.7, ls="--"),
+            "met": _add(ax, StepPatch(*empty, fill=True, color=MET_GREY, lw=0)),
+            "roles": ax.scatter([], [], marker="s", s=12),
+            "absent": ax.scatter([], [], color="gray", marker="v", s=14),
+            "gaps": ax.vlines([], 0, 1, color="white", lw=0.5),  # a thin gap between workers
+        }
+
+    def update(self, pair: PairedModel) -> Figure:
+        """Set every artist to ``pair`` as it is now and return the figure."""
+        for ax, panel, team in zip(self.team_axes, self.panels, pair.teams, strict=True):
+            self._team(ax, panel, team)
+        top = 1
+        for table, patch in zip(pair.recent, self.met, strict=True):
+            distinct = table.loc[table["n_contacts"] > 0, "distinct_workers"].to_numpy()
+            counts = np.bincount(distinct, minlength=2)[1:]
+            patch.set_data(counts, np.arange(counts.size + 1) + 0.5)
+            top = max(top, counts.size)
+        self.people_ax.set_xlim(0.5, top + 0.5)
+        highest = max(float(patch.get_data().values.max(initial=0)) for patch in self.met)
+        self.people_ax.set_ylim(0, max(highest, 1.0) * 1.1)
+        return self.fig
+
+    @staticmethod
+    def _team(ax: Any, panel: dict[str, Any], team: StaffingModel) -> None:
+        workers = sorted(team.worker_agents, key=lambda w: (ROLES.index(w.role), w.post))
+        rows = np.array([w.row for w in workers], dtype=np.int64)
+        edges = np.arange(rows.size + 1) - 0.5
+        pending = team.system.pending()
+        waiting = f", {pending} waiting for a named worker" if pending else ""
+        holds = anyone_holds(team)
+        for patch in panel["held"]:
+            patch.set_visible(holds)
+        panel["cap"].set_visible(holds)
+        panel["met"].set_visible(not holds)
+        if holds:
+            held = held_by_need(team, rows)
+            base = np.zeros(rows.size)
+            for level, patch in enumerate(panel["held"]):
+                patch.set_data(base + held[level], edges, baseline=base)
+                base = base + held[level]
+            ax.set_ylabel("people held")
+            panel["title"].set_text(f"{team.arm}: the people each worker holds{waiting}")
+            top = max(float(base.max(initial=0)), team.cfg.named.caseload_cap)
+        else:
+            seen = seen_recently(team, rows)
+            panel["met"].set_data(seen, edges)
+            ax.set_ylabel("people met")
+            panel["title"].set_text(f"{team.arm}: no one holds anyone; people met, past {WINDOW_DAYS} days{waiting}")
+            top = float(seen.max(initial=0))
+        top = max(top, 1.0) * 1.15
+        panel["roles"].set_offsets(np.column_stack([np.arange(rows.size), np.full(rows.size, -0.04 * top)]))
+        panel["roles"].set_facecolor([ROLE_COLOURS[w.role] for w in workers])
+        absent = np.flatnonzero([w.absent for w in workers])
+        panel["absent"].set_offsets(np.column_stack([absent, np.full(absent.size, 0.93 * top)]))
+        panel["gaps"].set_segments([[(x, 0), (x, top)] for x in edges[1:-1]])
+        ax.set_ylim(-0.08 * top, top)
+        ax.set_xlim(edges[0], max(edges[-1], 1.0))
+
+
+def _add(ax: Any, patch: StepPatch) -> StepPatch:
+    """Add a patch without widening the data limits (the drawings set their limits themselves)."""
+    ax.add_artist(patch)
+    return patch
+
+
+#: The page's figures, each with the CSS class of its card.
+DRAWINGS: dict[str, type[Drawing]] = {
+    "nwsim-outcomes": OutcomesDrawing,
+    "nwsim-workload": WorkloadDrawing,
+    "nwsim-workers": WorkersDrawing,
+}
+
+
+def outcomes_figure(pair: PairedModel) -> Figure:
+    """Admissions, crises and continuity of both teams, as the page draws them now (a new figure)."""
+    return OutcomesDrawing(pair).update(pair)
+
+
+def workload_figure(pair: PairedModel) -> Figure:
+    """Waiting, open work and stress of both teams, as the page draws them now (a new figure)."""
+    return WorkloadDrawing(pair).update(pair)
+
+
+def workers_figure(pair: PairedModel) -> Figure:
+    """Who holds which people in each team, side by side, as the page draws it now (a new figure)."""
+    return WorkersDrawing(pair).update(pair)
+
+
+# The page ------------------------------------------------------------------------------------
+
+
+def png(fig: Figure) -> bytes:
+    """A figure as PNG bytes at the page's resolution (light compression: the image travels on a local link)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
 
 
 @solara.component
-def Views(model: StaffingModel) -> None:
-    """Every view of ``model``, drawn again whenever SolaraViz steps or resets the model."""
-    update_counter.get()  # subscribe to SolaraViz's step and reset updates
+def Plot(css: str, pair: PairedModel, day: int) -> None:
+    """One figure of ``pair`` (``DRAWINGS[css]``), built once per model and drawn again when its ``day`` changes."""
+    drawing = solara.use_memo(lambda: DRAWINGS[css](pair), dependencies=[css, pair])
+    image = solara.use_memo(lambda: png(drawing.update(pair)), dependencies=[drawing, day])
+    with solara.Card(classes=[css], margin=0):
+        solara.HTML("div", unsafe_innerHTML=drawing.key(pair), classes=["nwsim-key"], style="font-size:0.8em")
+        rw.Image(value=image, format="png", layout={"max_width": "100%"})
+
+
+@solara.component
+def Views(pair: PairedModel) -> None:
+    """Every view of ``pair``, drawn again whenever the controller steps or resets the model."""
+    update_counter.get()  # subscribe to Mesa's step and reset updates
+    same = " (the same system twice: the two runs are identical)" if pair.baseline == pair.arm else ""
     with solara.Column(classes=["nwsim-views"]):
-        solara.Card(children=[summary_text(model)], classes=["nwsim-summary"], margin=0)
+        with solara.Row(classes=["nwsim-top"], style={"align-items": "stretch"}):
+            with solara.Card(
+                "The same people, two ways of staffing" + same, classes=["nwsim-summary"], margin=0, style={"flex": "1"}
+            ):
+                for team in pair.teams:
+                    line = summary_line(team)
+                    solara.HTML(
+                        "p",
+                        unsafe_innerHTML=f"{_coloured(team.arm)}{escape(line[len(team.arm) :])}",
+                        style="margin:0 0 8px",
+                        classes=["nwsim-team"],
+                    )
+                solara.Text(
+                    "Both teams have the same people, life events and random numbers (common random numbers); "
+                    "only the staffing system differs. The grey weeks are the warm-up, which the tables of a run leave "
+                    "out."
+                )
+            with solara.Card("Paired difference so far", classes=["nwsim-differences"], margin=0, style={"flex": "1"}):
+                solara.HTML("div", unsafe_innerHTML=differences_html(pair), classes=["nwsim-table"])
+                solara.Text(
+                    "Totals since day 0 (warm-up included); the difference's share of the baseline in brackets.",
+                    style={"font-size": "0.8em", "color": "#666"},
+                )
         with solara.GridFixed(columns=2):
-            solara.Card(children=[outcomes_plot(model)], classes=["nwsim-outcomes"], margin=0)
-            solara.Card(children=[workload_plot(model)], classes=["nwsim-workload"], margin=0)
-        solara.Card(children=[workers_view(model)], classes=["nwsim-workers"], margin=0)
+            Plot("nwsim-outcomes", pair, pair.day)
+            Plot("nwsim-workload", pair, pair.day)
+        Plot("nwsim-workers", pair, pair.day)
+
+
+def _value_line(label: str, shown: str) -> None:
+    """A control's name and, in its own element (``nwsim-value``), its value with the unit."""
+    with solara.Row(gap="6px", style={"align-items": "baseline", "flex-wrap": "wrap"}):
+        solara.Text(f"{label}:", style={"font-weight": "bold"})
+        solara.Text(shown, classes=["nwsim-value"])
+
+
+@solara.component
+def ControlSlider(control: Control, values: solara.Reactive[dict[str, Any]]) -> None:
+    """A slider with its value and unit above it and the parameter's description under it."""
+    value = values.value[control.name]
+
+    def set_value(raw: float) -> None:
+        values.value = {**values.value, control.name: control.clean(raw)}
+
+    slider = solara.SliderInt if control.integer else solara.SliderFloat
+    with solara.Column(gap="0px", classes=["nwsim-control", f"nwsim-control-{control.name}"]):
+        _value_line(control.label, control.show(value))
+        slider(
+            "",
+            value=value,
+            min=control.low,
+            max=control.high,
+            step=control.step,
+            on_value=set_value,
+            thumb_label=False,
+        )
+        solara.Text(control.help, style={"font-size": "0.75em", "color": "#666"})
+
+
+@solara.component
+def Controls(pair: solara.Reactive[PairedModel], values: solara.Reactive[dict[str, Any]]) -> None:
+    """The sidebar's pickers and sliders; they act when Reset builds new models."""
+
+    def setter(name: str) -> Callable[[Any], None]:
+        return lambda value: values.set({**values.value, name: value})
+
+    with solara.Card("Systems", classes=["nwsim-systems"]):
+        solara.Select(
+            "Compared with (baseline)",
+            value=values.value["baseline"],
+            values=system_choices(),
+            on_value=setter("baseline"),
+        )
+        solara.Select("Staffing system", value=values.value["arm"], values=system_choices(), on_value=setter("arm"))
+        solara.Text(
+            "Differences are the staffing system minus the baseline, as in a run's tables.",
+            style={"font-size": "0.75em", "color": "#666"},
+        )
+    with solara.Card("Team and effects", classes=["nwsim-parameters"]):
+        for control in CONTROLS:
+            ControlSlider(control, values)
+        with solara.Column(gap="0px", classes=["nwsim-control", "nwsim-control-replicate"]):
+            _value_line("Replicate", str(values.value["replicate"]))
+            solara.SliderInt(
+                "",
+                value=values.value["replicate"],
+                min=0,
+                max=REPLICATES - 1,
+                on_value=setter("replicate"),
+                thumb_label=False,
+            )
+            solara.Text(REPLICATE_HELP, style={"font-size": "0.75em", "color": "#666"})
+    changed = [name for name, value in values.value.items() if pair.value.settings.get(name) != value]
+    if changed:
+        solara.Info(f"Press Reset to run with the new settings ({len(changed)} changed).", dense=True)
+
+
+@solara.component
+def SidebarContent(
+    pair: solara.Reactive[PairedModel],
+    values: solara.Reactive[dict[str, Any]],
+    play_interval: solara.Reactive[int],
+    render_interval: solara.Reactive[int],
+) -> None:
+    """The sidebar: Mesa's controller (Reset builds ``PairedModel(**values)``), the pickers and the sliders."""
+    use_threads = solara.use_reactive(False)
+    with solara.Column():
+        with solara.Card("Controls", classes=["nwsim-controller"]):
+            ModelController(
+                pair,
+                model_parameters=values,
+                play_interval=play_interval,
+                render_interval=render_interval,
+                use_threads=use_threads,
+            )
+            solara.SliderInt(
+                f"Redraw every {render_interval.value} week(s)",
+                value=render_interval,
+                min=1,
+                max=52,
+                thumb_label=False,
+            )
+        Controls(pair, values)
 
 
 @solara.component
 def Page() -> None:
-    """The page: SolaraViz's controls and sliders in the sidebar, the views in the main area."""
-    first = solara.use_memo(ExploreModel, dependencies=[])  # one model per browser session
-    model = solara.use_reactive(first)
-    SolaraViz(
-        model,
-        components=[],
-        model_params=MODEL_PARAMS,
-        name="Staffing systems: one team, week by week",
-        play_interval=150,
-    )
-    Views(model.value)
+    """The page: the controller, the system pickers and the sliders in the sidebar, the views in the main area."""
+    first = solara.use_memo(PairedModel, dependencies=[])  # one model per browser session
+    pair = solara.use_reactive(first)
+    values = solara.use_reactive(DEFAULTS)
+    play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
+    render_interval = solara.use_reactive(1)
+    with solara.AppBar():
+        solara.AppBarTitle("Two staffing systems, the same people, week by week")
+    with solara.Sidebar():
+        SidebarContent(pair, values, play_interval, render_interval)
+    Views(pair.value)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
 from sim.params import Config
 from sim.runner import Results, write_atomic
@@ -26,19 +29,6 @@ from sim.staffing import SYSTEMS
 ARM_COLOURS = {"duty": "#d95f02", "named": "#1b9e77"}
 #: Colours of every other system, in registry order (the rest of ColorBrewer's Dark2, then Paired's darker hues).
 PALETTE = ("#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666", "#1f78b4", "#b15928", "#6a3d9a")
-#: Metrics in the paired-difference chart, with plain labels.
-DIFFERENCE_METRICS = {
-    "admissions_per_100_person_years": "admissions",
-    "crises_per_100_person_years": "crises",
-    "bed_days_per_100_person_years": "bed days",
-    "breakdowns_per_100_person_years": "placement breakdowns",
-    "restrictive_placements_per_100_person_years": "restrictive placements",
-    "upc": "continuity (UPC)",
-    "secon": "continuity (SECON)",
-    "retellings_per_person_year": "story retellings",
-    "turnover_per_year": "staff turnover",
-    "cost_total_gbp": "total cost",
-}
 #: Months in the moving average of the monthly admission series (a month of a small team has few admissions).
 SMOOTH_MONTHS = 3
 
@@ -103,38 +93,233 @@ def band_plot(timeseries: pd.DataFrame, column: str, ylabel: str, title: str, wi
     return fig
 
 
+@dataclass(frozen=True)
+class Family:
+    """A panel of the differences figure: metrics on one scale.
+
+    Args:
+        title: the panel's title.
+        scale: ``percent`` (the difference as a share of the baseline's level), ``points`` (a difference
+            of shares, in percentage points) or ``gbp`` (money, in pounds).
+        unit: the x axis label; ``{baseline}`` is replaced by the baseline's name.
+        metrics: metric (a ``comparison.csv`` metric) -> (the name a manager would use, how the baseline's
+            level is written: a format string for the baseline mean; money is written as £1.23m first).
+    """
+
+    title: str
+    scale: str
+    unit: str
+    metrics: dict[str, tuple[str, str]]
+
+
+_PER_100 = "{:,.2f} per 100 people a year"
+#: The panels of the differences figure, one per family of metrics, each on its own scale.
+DIFFERENCE_FAMILIES = (
+    Family(
+        "People's outcomes",
+        "percent",
+        "change, % of {baseline}'s level",
+        {
+            "admissions_per_100_person_years": ("hospital admissions", _PER_100),
+            "crises_per_100_person_years": ("crises", _PER_100),
+            "bed_days_per_100_person_years": ("days in hospital", "{:,.0f} per 100 people a year"),
+            "delayed_days_per_100_person_years": ("days of delayed discharge", "{:,.1f} per 100 people a year"),
+            "breakdowns_per_100_person_years": ("placement breakdowns", _PER_100),
+            "restrictive_placements_per_100_person_years": ("restrictive placements", _PER_100),
+            "retellings_per_person_year": ("times people retell their story", "{:,.1f} per person a year"),
+        },
+    ),
+    Family(
+        "Continuity of care",
+        "points",
+        "change in the share of contacts, percentage points",
+        {
+            "upc": ("contacts with the person's usual worker (UPC)", "{:.0%} of contacts"),
+            "secon": ("next contact with the same worker (SECON)", "{:.0%} of contacts"),
+        },
+    ),
+    Family(
+        "Staff",
+        "points",
+        "change, percentage points",
+        {
+            "turnover_per_year": ("staff leaving a year", "{:.0%} of staff a year"),
+            "vacancy_frac": ("posts vacant", "{:.0%} of posts"),
+            "agency_frac": ("posts covered by agency staff", "{:.0%} of posts"),
+            "mean_stress": ("workload against capacity", "{:.0%} of capacity"),
+        },
+    ),
+    Family(
+        "Money",
+        "gbp",
+        "change, £ (present values)",
+        {
+            "cost_total_gbp": ("total cost", "{}"),
+            "cost_council_gbp": ("cost to the council", "{}"),
+            "cost_nhs_gbp": ("cost to the NHS", "{}"),
+        },
+    ),
+)
+#: Every metric of the differences figure with its plain name.
+DIFFERENCE_METRICS = {metric: label for family in DIFFERENCE_FAMILIES for metric, (label, _) in family.metrics.items()}
+
+
+def _money(value: float) -> str:
+    """Pounds in a few characters: £1.23m, £456k, £789."""
+    size = abs(value)
+    sign = "-" if value < 0 else ""
+    if size >= 1e6:
+        return f"{sign}£{size / 1e6:,.2f}m"
+    if size >= 1e3:
+        return f"{sign}£{size / 1e3:,.0f}k"
+    return f"{sign}£{size:,.0f}"
+
+
+#: Tick labels of each scale.
+_TICKS: dict[str, Callable[[float, object], str]] = {
+    "percent": lambda v, _: _minus(f"{v:+.0f}%") if v else "0",
+    "points": lambda v, _: _minus(f"{v:+.0f}") if v else "0",
+    "gbp": lambda v, _: _minus(("+" if v > 0 else "") + _money(v)) if v else "0",
+}
+
+
+def _minus(text: str) -> str:
+    """A typographic minus sign, as matplotlib's own tick labels use; no sign on a zero."""
+    return text.replace("-", "\u2212").replace("+0%", "0%").replace("+0.0 pts", "0.0 pts")
+
+
+def _level(family: Family, level: str, value: float) -> str:
+    """The baseline's level of a metric, written for its label."""
+    if not np.isfinite(value):
+        return "n/a"
+    return level.format(_money(value)) if family.scale == "gbp" else level.format(value)
+
+
+def _on_scale(family: Family, table: pd.DataFrame) -> tuple[pd.DataFrame, Callable[[float], str]]:
+    """The difference and its interval in the panel's unit, and a writer of a value.
+
+    ``table`` holds one arm's rows of ``comparison.csv`` indexed by metric.
+    """
+    diff = table[["diff_mean", "diff_ci_low", "diff_ci_high"]]
+    if family.scale == "percent":
+        base = table["baseline_mean"].abs().where(table["baseline_mean"].abs() > 0)
+        return diff.div(base, axis=0) * 100, lambda v: _minus(f"{v:+.0f}%")
+    if family.scale == "points":
+        return diff * 100, lambda v: _minus(f"{v:+.1f} pts")
+    return diff, lambda v: _minus(("+" if v > 0 else "") + _money(v))
+
+
+def _difference_panel(ax: plt.Axes, family: Family, comparison: pd.DataFrame, arms: list[str], baseline: str) -> None:
+    """One family's panel: a bar per metric and arm with its interval and its value written beside it."""
+    metrics = list(family.metrics)
+    first = comparison[comparison["arm"] == arms[0]].set_index("metric").reindex(metrics)
+    labels = [
+        f"{name}\n{baseline}: {_level(family, level, value)}"
+        for (name, level), value in zip(family.metrics.values(), first["baseline_mean"], strict=True)
+    ]
+    height = 0.8 / len(arms)
+    ends = [0.0]
+    notes = []
+    for j, arm in enumerate(arms):
+        table = comparison[comparison["arm"] == arm].set_index("metric").reindex(metrics)
+        scaled, write = _on_scale(family, table)
+        mid, low, high = (scaled[c].to_numpy(dtype=float) for c in ("diff_mean", "diff_ci_low", "diff_ci_high"))
+        y = np.arange(len(metrics)) + (j - (len(arms) - 1) / 2) * height
+        clear = (low > 0) | (high < 0)  # the interval excludes 0
+        bars = ax.barh(y, np.nan_to_num(mid), height=height * 0.9, color=arm_colour(arm))
+        for bar, sure in zip(bars.patches, clear, strict=True):
+            bar.set_alpha(0.9 if sure else 0.35)
+        finite = np.isfinite(mid)
+        ax.errorbar(
+            mid[finite],
+            y[finite],
+            xerr=[mid[finite] - low[finite], high[finite] - mid[finite]],
+            fmt="none",
+            ecolor="black",
+            elinewidth=1,
+            capsize=3,
+        )
+        ends += [v for v in (*low, *high, *mid) if np.isfinite(v)]
+        notes += [(*row, write) for row in zip(y, mid, low, high, clear, strict=True)]
+    span = max(ends) - min(ends) or 1.0
+    pad = 0.02 * span
+    for yi, m, lo, hi, sure, write in notes:
+        if not np.isfinite(m):
+            ax.text(pad, yi, f"no cases under {baseline}", va="center", fontsize=8, color="0.4")
+            continue
+        right = m >= 0
+        ax.text(
+            (max(m, hi) + pad) if right else (min(m, lo) - pad),
+            yi,
+            write(m),
+            va="center",
+            ha="left" if right else "right",
+            fontsize=8,
+            color="black" if sure else "0.45",
+            fontweight="bold" if sure else "normal",
+        )
+    ax.set_xlim(min(ends) - 0.22 * span, max(ends) + 0.22 * span)  # room for the written values
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    ax.set_ylim(len(metrics) - 0.5, -0.5)
+    ax.set_xlabel(family.unit.format(baseline=baseline), fontsize=9)
+    ax.set_title(family.title, loc="left", fontsize=11, fontweight="bold")
+    ax.grid(axis="x", alpha=0.3)
+    ax.xaxis.set_major_formatter(FuncFormatter(_TICKS[family.scale]))
+
+
 def difference_plot(comparison: pd.DataFrame) -> plt.Figure:
-    """Paired difference of every arm against the baseline as a share of the baseline mean, with 95% intervals.
+    """Paired differences of every arm against the baseline: one panel per family of metrics, each on its own scale.
+
+    People's outcomes are changes in % of the baseline's level, continuity and staff changes in
+    percentage points, money in pounds (present values). Each bar is the mean paired difference with
+    its 95% interval; a faded bar is one whose interval includes 0. Each metric's label gives the
+    baseline's level. Families without any metric in ``comparison`` are left out.
 
     Args:
         comparison: ``comparison.csv``: one row per (arm, metric), columns ``sim.runner.COMPARISON_COLUMNS``.
     """
     present = set(comparison["metric"])
-    metrics = [m for m in DIFFERENCE_METRICS if m in present]
+    families = [
+        Family(f.title, f.scale, f.unit, {m: v for m, v in f.metrics.items() if m in present})
+        for f in DIFFERENCE_FAMILIES
+    ]
+    families = [f for f in families if f.metrics]
     arms = arm_order(comparison["arm"])
     baseline = str(comparison["baseline"].iloc[0])
-    labels = [DIFFERENCE_METRICS[m] for m in metrics]
-    height = 0.8 / max(len(arms), 1)
-    fig, ax = plt.subplots(figsize=(8, (0.3 + 0.2 * len(arms)) * len(labels) + 1.6))
-    for j, arm in enumerate(arms):
-        table = comparison[comparison["arm"] == arm].set_index("metric").reindex(metrics)
-        base = table["baseline_mean"].abs().where(table["baseline_mean"].abs() > 0)
-        mid = 100 * table["diff_mean"] / base
-        low = 100 * table["diff_ci_low"] / base
-        high = 100 * table["diff_ci_high"] / base
-        y = np.arange(len(metrics)) + (j - (len(arms) - 1) / 2) * height
-        ax.barh(y, mid.fillna(0), height=height * 0.9, color=arm_colour(arm), alpha=0.8, label=f"{arm} - {baseline}")
-        ax.errorbar(mid, y, xerr=[mid - low, high - mid], fmt="none", ecolor="black", capsize=3)
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.invert_yaxis()
-    who = arms[0] if len(arms) == 1 else "arm"
-    ax.set_xlabel(f"{who} - {baseline}, % of the {baseline} mean (paired, 95% interval)")
-    ax.set_title(f"What changes against {baseline}" if len(arms) > 1 else f"What changes with {arms[0]}")
-    ax.grid(axis="x", alpha=0.3)
-    if len(arms) > 1:
-        ax.legend(frameon=False, fontsize="small")
-    fig.tight_layout()
+    n_pairs = int(comparison["n_pairs"].max()) if "n_pairs" in comparison and len(comparison) else 0
+    row_height = 0.22 + 0.2 * len(arms)  # inches per metric
+    heights = [row_height * len(f.metrics) + 0.2 for f in families] or [1.0]
+    gap = 0.85  # inches between panels: the x label of one and the title of the next
+    fig = plt.figure(figsize=(9, sum(heights) + gap * (len(heights) - 1) + 1.6))
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=gap / np.mean(heights))
+    fig.subplots_adjust(left=0.36, right=0.97, top=1 - 1.0 / fig.get_figheight(), bottom=0.55 / fig.get_figheight())
+    who = f"{arms[0]} against {baseline}" if len(arms) == 1 else f"each system against {baseline}"
+    fig.suptitle(f"What changes: {who}", fontsize=13, y=1 - 0.15 / fig.get_figheight())
+    fig.text(
+        0.5,
+        1 - 0.45 / fig.get_figheight(),
+        f"mean paired difference over {n_pairs} replicates with its 95% interval; faded: the interval includes 0",
+        ha="center",
+        fontsize=9,
+        color="0.3",
+    )
+    if not families:
+        ax = fig.add_subplot(grid[0])
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no metric of this figure in comparison.csv", ha="center", va="center")
+        return fig
+    for k, family in enumerate(families):
+        _difference_panel(fig.add_subplot(grid[k]), family, comparison, arms, baseline)
+    handles = [Patch(color=arm_colour(arm), alpha=0.9, label=f"{arm} - {baseline}") for arm in arms]
+    fig.legend(
+        handles=handles,
+        loc="upper right",
+        frameon=False,
+        fontsize=9,
+        ncol=len(handles),
+        bbox_to_anchor=(0.99, 1 - 0.6 / fig.get_figheight()),
+    )
     return fig
 
 

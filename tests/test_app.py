@@ -1,5 +1,6 @@
-"""The interactive page's model and views, without a browser: controls map to config, a step is a week,
-the views read the model's own numbers; and the page's front-end files are found and unpacked."""
+"""The interactive page without a browser: two systems in lockstep on the same people and random
+numbers, a step is a week of both, the sliders show their values and map to config, the views and the
+paired difference read the teams' own numbers; and the page's front-end files are found and unpacked."""
 
 from __future__ import annotations
 
@@ -10,84 +11,132 @@ import stat
 import tarfile
 from pathlib import Path
 
+import ipyvuetify as v
+import ipywidgets
 import numpy as np
 import pytest
+import solara
+import solara.widgets
 from conftest import make_config
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 
 from sim import app_assets
 from sim.app import (
+    CONTROL_BY_NAME,
+    CONTROLS,
     DAYS_PER_STEP,
-    MODEL_PARAMS,
-    OVERRIDE_KEYS,
-    ExploreModel,
+    DEFAULTS,
+    DIFFERENCE_ROWS,
+    DRAWINGS,
+    PairedModel,
+    SidebarContent,
     Views,
     anyone_holds,
+    describe,
+    differences_html,
     held_by_need,
-    outcomes_plot,
+    paired_differences,
+    png,
     recent_continuity,
     seen_recently,
-    summary_text,
-    workers_view,
-    workload_plot,
+    summary_line,
+    system_choices,
+    workers_figure,
 )
+from sim.costs import ledger
 from sim.metrics import continuity
-from sim.model import StaffingModel
+from sim.model import SERIES, S, StaffingModel
+from sim.params import Team
+from sim.plots import arm_colour
 from sim.population import NO_ONE
 from sim.staffing import SYSTEMS
 
 
-def test_every_control_is_a_model_argument_with_the_config_default() -> None:
-    params = inspect.signature(ExploreModel.__init__).parameters
-    assert set(MODEL_PARAMS) <= set(params)
+def test_every_slider_shows_its_value_and_unit_and_the_parameter_description() -> None:
+    params = inspect.signature(PairedModel.__init__).parameters
     cfg = make_config()
-    for name, key in OVERRIDE_KEYS.items():
-        section, field = key.split(".")
-        assert MODEL_PARAMS[name].value == getattr(getattr(cfg, section), field), name
-        assert MODEL_PARAMS[name].min <= MODEL_PARAMS[name].value <= MODEL_PARAMS[name].max, name
+    for control in CONTROLS:
+        section, field = control.key.split(".")
+        value = getattr(getattr(cfg, section), field)
+        assert control.name in params, control.name
+        assert DEFAULTS[control.name] == value, control.name  # the sliders start at conf/'s values
+        assert control.low <= value <= control.high, control.name
+        assert control.help, control.name
+        assert control.help == describe(control.key), control.name  # from sim/params.py
+        assert control.show(value).endswith(control.unit), control.name
+    assert CONTROL_BY_NAME["people"].help == Team.model_fields["people"].description
+    assert CONTROL_BY_NAME["people"].show(500) == "500 people"
+    assert CONTROL_BY_NAME["turnover_per_year"].show(0.15) == "0.15 per year"
+    assert CONTROL_BY_NAME["retell_extra_frac"].show(0.5) == "50% more contact time"
+    assert CONTROL_BY_NAME["turnover_per_year"].clean(0.15000000000000002) == 0.15
+    assert CONTROL_BY_NAME["people"].clean(500.0) == 500
+    assert {"baseline", "arm", "replicate"} <= set(params)
 
 
-def test_the_system_picker_lists_every_registered_system_by_its_label() -> None:
-    picker = MODEL_PARAMS["arm"]
-    assert [item["value"] for item in picker["values"]] == list(SYSTEMS)
-    assert [item["title"] for item in picker["values"]] == [cls.label for cls in SYSTEMS.values()]
-    assert picker["value"] in SYSTEMS
+def test_the_system_pickers_list_every_registered_system_by_its_label() -> None:
+    choices = system_choices()
+    assert [item["value"] for item in choices] == list(SYSTEMS)
+    assert [item["title"] for item in choices] == [cls.label for cls in SYSTEMS.values()]
+    assert (DEFAULTS["baseline"], DEFAULTS["arm"]) == ("duty", "named")
 
 
-def test_the_first_model_is_the_config_as_it_is() -> None:
-    """The page's first model (no arguments) matches the sliders' starting values, i.e. conf/."""
-    model = ExploreModel(people=150)
-    assert model.cfg.model_dump(exclude={"team"}) == make_config().model_dump(exclude={"team"})
-    assert model.arm == "named"
+def test_a_step_is_a_week_of_both_systems_on_the_same_people_and_random_numbers() -> None:
+    pair = PairedModel(people=150)
+    assert pair.cfg.model_dump(exclude={"team"}) == make_config().model_dump(exclude={"team"})  # conf/ as it is
+    assert [team.arm for team in pair.teams] == ["duty", "named"]
+    for _ in range(3):
+        pair.step()
+    assert (pair.day, pair.steps) == (3 * DAYS_PER_STEP, 3)
+    for team in pair.teams:  # each team is the plain model of its system: same config, same random numbers
+        plain = StaffingModel(make_config("team.people=150"), team.arm, 0)
+        plain.run_for(3 * DAYS_PER_STEP)
+        np.testing.assert_array_equal(team.daily, plain.daily)
+    duty, named = pair.teams
+    for a, b in zip(duty.life_events, named.life_events, strict=True):  # the same people, the same life events
+        np.testing.assert_array_equal(a, b)
+    assert [[day for day, _, _ in history] for history in pair.continuity_history] == [[7, 14, 21]] * 2
+
+    # The paired difference so far: the teams' own totals, named - duty.
+    table = paired_differences(pair).set_index("metric")
+    admissions = [team.daily[: pair.day, S["admissions"]].sum() for team in pair.teams]
+    assert table.loc["hospital admissions", ["baseline", "arm"]].tolist() == admissions
+    retold = [team.daily[: pair.day, S["retellings"]].sum() for team in pair.teams]
+    assert table.loc["times a story was retold", "difference"] == retold[1] - retold[0]
+    for i, team in enumerate(pair.teams):
+        series = {name: team.daily[: pair.day, k] for k, name in enumerate(SERIES)}
+        cost = ledger(series, pair.cfg.costs)["cost_total_undiscounted_gbp"]
+        column = ["baseline", "arm"][i]
+        assert table.loc["running cost (every ledger line, undiscounted)", column] == pytest.approx(cost)
+    assert list(table.index) == list(DIFFERENCE_ROWS)
+    html = differences_html(pair)
+    assert "week 3, so far" in html
+    assert arm_colour("duty") in html
+    assert arm_colour("named") in html
 
 
 def test_controls_become_config_overrides() -> None:
-    model = ExploreModel(
-        arm="duty", people=150, caseload_per_worker=30, turnover_per_year=0.4, named_retention=0, replicate=3
+    pair = PairedModel(
+        baseline="hybrid",
+        arm="duty",
+        people=150,
+        caseload_per_worker=30,
+        turnover_per_year=0.4,
+        named_retention=0,
+        replicate=3,
     )
-    assert (model.arm, model.replicate) == ("duty", 3)
-    assert model.cfg.team.people == 150
-    assert model.cfg.team.caseload_per_worker == 30
-    assert model.cfg.workforce.turnover_per_year == 0.4
-    assert model.cfg.effects.named_retention == 0
+    assert [(team.arm, team.replicate) for team in pair.teams] == [("hybrid", 3), ("duty", 3)]
+    assert pair.cfg.team.people == 150
+    assert pair.cfg.team.caseload_per_worker == 30
+    assert pair.cfg.workforce.turnover_per_year == 0.4
+    assert pair.cfg.effects.named_retention == 0
+    assert pair.settings["people"] == 150
+    assert pair.settings["baseline"] == "hybrid"
 
 
-@pytest.mark.parametrize("arm", ["named", "duty"])
-def test_a_step_is_a_week_and_matches_the_daily_model(arm: str) -> None:
-    page = ExploreModel(arm=arm, people=150)
-    plain = StaffingModel(make_config("team.people=150"), arm, 0)
-    for _ in range(3):
-        page.step()
-    plain.run_for(3 * DAYS_PER_STEP)
-    assert page.day == 3 * DAYS_PER_STEP
-    assert page.steps == 3
-    np.testing.assert_array_equal(page.daily, plain.daily)  # same config, same random numbers
-    assert [day for day, _, _ in page.continuity_history] == [7, 14, 21]
-
-
-def test_views_read_the_model() -> None:
-    model = ExploreModel(people=200, turnover_per_year=0.5)
-    for _ in range(10):
-        model.step()
+def test_views_read_the_team() -> None:
+    model = StaffingModel(make_config("team.people=200", "workforce.turnover_per_year=0.5"), "named", 0)
+    model.run_for(10 * DAYS_PER_STEP)
     rows = np.array([w.row for w in model.worker_agents])
     held = held_by_need(model, rows)
     assert held.sum() == np.count_nonzero(model.people.named_worker != NO_ONE)
@@ -102,56 +151,101 @@ def test_views_read_the_model() -> None:
     table = continuity(log["person"].to_numpy(), log["worker"].to_numpy(), model.people.n)
     assert upc == pytest.approx(table["upc"].mean())  # the whole run is shorter than a year
     assert 1 <= distinct <= len(rows)
-
-    text = summary_text(model).kwargs.get("text") or summary_text(model).args[0]
-    assert text.startswith("named: 200 people")
-    assert "week 10 (day 70)" in text
+    assert summary_line(model).startswith("named: 200 people")
+    assert "week 10 (day 70)" in summary_line(model)
 
 
-@pytest.mark.parametrize("arm", list(SYSTEMS))
-def test_every_view_draws(arm: str) -> None:
-    model = ExploreModel(arm=arm, people=150)
-    for view in (outcomes_plot, workload_plot, workers_view):  # at day 0, before any contact
-        assert view(model) is not None
-    for _ in range(2):
-        model.step()
-    for view in (outcomes_plot, workload_plot, workers_view):
-        element = view(model)
-        figure = element.kwargs.get("figure") or element.args[0]
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        assert buffer.getvalue().startswith(b"\x89PNG")
-    assert Views(model) is not None
+def _line_colours(fig: Figure) -> set[str]:
+    return {to_hex(line.get_color()) for line in fig.axes[0].get_lines()}
 
 
-def _title(element: object) -> str:
-    figure = element.kwargs.get("figure") or element.args[0]  # type: ignore[attr-defined]
-    return figure.axes[0].get_title()
+@pytest.mark.parametrize(("baseline", "arm"), [("duty", "named"), ("hybrid", "switch")])  # every system
+def test_every_view_draws_both_systems_and_is_redrawn_in_place(baseline: str, arm: str) -> None:
+    pair = PairedModel(baseline=baseline, arm=arm, people=150)
+    drawings = {css: kind(pair) for css, kind in DRAWINGS.items()}
+    figures = {css: drawing.update(pair) for css, drawing in drawings.items()}  # at day 0, before any contact
+    pair.step()
+    for css, drawing in drawings.items():
+        assert drawing.update(pair) is figures[css]  # the same figure, its artists updated
+        assert png(figures[css]).startswith(b"\x89PNG")
+    for css in ("nwsim-outcomes", "nwsim-workload"):  # both systems, in the run's colours
+        assert {arm_colour(baseline), arm_colour(arm)} <= _line_colours(figures[css])
+        assert figures[css].axes[0].get_title().endswith("week 1")
+        assert len(figures[css].axes[0].get_lines()[0].get_xdata()) == DAYS_PER_STEP
+    titles = [ax.get_title() for ax in figures["nwsim-workers"].axes[:2]]
+    assert [title.split(":")[0] for title in titles] == [baseline, arm]  # the two teams side by side
+    artists = [len(ax.get_children()) for ax in figures["nwsim-workers"].axes]
+    pair.step()
+    drawings["nwsim-workers"].update(pair)
+    assert [len(ax.get_children()) for ax in figures["nwsim-workers"].axes] == artists  # updated, not drawn over
+    for css, drawing in drawings.items():  # each figure's key names both systems
+        assert f"{baseline}</span>" in drawing.key(pair), css
+        assert f"{arm}</span>" in drawing.key(pair), css
 
 
 def test_views_decide_from_the_data_not_the_system() -> None:
-    """Who holds people and who waits come from the model's arrays and the system's ``pending`` hook."""
-    duty = ExploreModel(arm="duty", people=150)
-    duty.step()
-    assert not anyone_holds(duty)
-    assert "no one holds anyone under this system" in _title(workers_view(duty))
-    assert "waiting for a named worker" not in (summary_text(duty).kwargs.get("text") or summary_text(duty).args[0])
-
-    named = ExploreModel(arm="named", people=150, caseload_cap=10)  # too few places: some people wait
-    named.step()
+    """Who holds people and who waits come from the teams' arrays and the system's ``pending`` hook."""
+    pair = PairedModel(baseline="switch", arm="named", people=150, caseload_cap=10)  # too few places: some wait
+    pair.step()
+    switch, named = pair.teams
+    assert not anyone_holds(switch)  # a switch-over holds no one before its day (the first weeks are the warm-up)
     assert anyone_holds(named)
     pending = named.system.pending()
     assert pending > 0
-    assert "people each worker holds" in _title(workers_view(named))
-    assert f"{pending} waiting for a named worker" in _title(workers_view(named))
-    text = summary_text(named).kwargs.get("text") or summary_text(named).args[0]
-    assert f"{pending} waiting for a named worker" in text
+    titles = [ax.get_title() for ax in workers_figure(pair).axes[:2]]
+    assert "no one holds anyone" in titles[0]
+    assert "waiting" not in titles[0]
+    assert "the people each worker holds" in titles[1]
+    assert f"{pending} waiting for a named worker" in titles[1]
+    assert f"{pending} waiting for a named worker" in summary_line(named)
+    assert "waiting for a named worker" not in summary_line(switch)
 
-    # A switch-over holds no one before its day (the page's first weeks are the warm-up), and people after it.
-    switch = ExploreModel(arm="switch", people=150)
-    switch.step()
-    assert not anyone_holds(switch)
-    assert "no one holds anyone under this system" in _title(workers_view(switch))
+
+def test_the_page_steps_both_teams_shows_slider_values_and_resets_with_them() -> None:
+    """The page's components without a browser: Step, a slider's value, Reset (Mesa's controller builds the pair)."""
+
+    @solara.component
+    def Harness() -> None:
+        first = solara.use_memo(lambda: PairedModel(people=150), dependencies=[])
+        pair = solara.use_reactive(first)
+        values = solara.use_reactive({**DEFAULTS, "people": 150})
+        SidebarContent(pair, values, solara.use_reactive(1), solara.use_reactive(1))
+        Views(pair.value)
+
+    _, rc = solara.render(Harness(), handle_error=False)
+    control = rc.find(v.Sheet, class_="d-flex ma-0 nwsim-control nwsim-control-people")
+    shown = control.find(v.Html, class_="nwsim-value")
+
+    def texts() -> list[str]:  # the two teams' summaries, then the paired-difference table
+        found: dict[str, list[str]] = {"nwsim-team": [], "nwsim-table": []}
+        for widget in rc.find(solara.widgets.HTML).widgets:
+            found.get(widget.attributes.get("class", ""), []).append(widget.unsafe_innerHTML)
+        return found["nwsim-team"] + found["nwsim-table"]
+
+    def images() -> list[bytes]:
+        return [bytes(widget.value) for widget in rc.find(ipywidgets.Image).widgets]
+
+    assert shown.widget.children == ["150 people"]
+    before, drawn = texts(), images()
+    assert len(drawn) == len(DRAWINGS)
+    assert "duty</b>: 150 people" in before[0]
+    assert "named</b>: 150 people" in before[1]
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    after = texts()
+    assert "week 1 (day 7)" in after[0]
+    assert "week 1 (day 7)" in after[1]
+    assert after[2] != before[2]
+    assert "week 1, so far" in after[2]
+    assert all(a != b for a, b in zip(images(), drawn, strict=True))  # every figure drawn again
+
+    control.find(v.Slider).widget.v_model = 200  # the slider moves: its value shows, and Reset is asked for
+    assert shown.widget.children == ["200 people"]
+    assert rc.find(v.Alert).widget.children[0].startswith("Press Reset")
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert "duty</b>: 200 people" in texts()[0]
+    assert "week 0 (day 0)" in texts()[0]
+    assert not rc.find(v.Alert).widgets
+    rc.close()
 
 
 # Front-end files ---------------------------------------------------------------------------------

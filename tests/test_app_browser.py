@@ -1,5 +1,6 @@
-"""The interactive page in a real browser: headless Chromium loads it, a slider and the staffing
-system are changed, the model is reset and stepped, and the plots must change.
+"""The interactive page in a real browser: headless Chromium loads it, a slider (whose value the page
+shows) and one of the two staffing systems are changed, the model is reset and stepped, and both
+systems' plots and the paired difference must change.
 
 The test starts ``solara run sim/app.py`` itself on a free local port and stops it afterwards. It needs
 Debian's Chromium (``apt-get install chromium``; ``.ci/run`` installs it) and the page's front-end
@@ -134,7 +135,7 @@ def _artifacts(tmp_path: Path) -> Path:
     return folder
 
 
-def test_page_changes_with_sliders_and_steps(server: str, chromium: str, tmp_path: Path) -> None:
+def test_two_systems_side_by_side_change_with_sliders_and_steps(server: str, chromium: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -147,32 +148,44 @@ def test_page_changes_with_sliders_and_steps(server: str, chromium: str, tmp_pat
         try:
             page.goto(server)
             summary = page.locator(".nwsim-summary")
+            differences = page.locator(".nwsim-differences")
             plots = {name: page.locator(f".nwsim-{name} img") for name in ("outcomes", "workload", "workers")}
             for plot in plots.values():
                 expect(plot).to_be_visible()
+            # Two systems on the same team: duty and named by default.
+            expect(summary).to_contain_text("duty: 750 people")
             expect(summary).to_contain_text("named: 750 people")
             expect(summary).to_contain_text("week 0 (day 0)")
+            expect(differences).to_contain_text("named − duty")
 
-            # Move the team-size slider with the keyboard (step 50): 750 -> 500.
-            people = page.locator(".v-slider", has_text="People supported").get_by_role("slider")
+            # A slider shows its value with its unit; move the team-size slider (step 50): 750 -> 500.
+            control = page.locator(".nwsim-control-people")
+            expect(control.locator(".nwsim-value")).to_have_text("750 people")
+            people = control.get_by_role("slider")
             people.focus()
             for _ in range(5):
                 people.press("ArrowLeft")
             expect(people).to_have_attribute("aria-valuenow", "500")
-            # Switch to the duty system.
+            expect(control.locator(".nwsim-value")).to_have_text("500 people")
+            # Compare the hybrid system with duty instead of named.
             page.locator(".v-select", has_text="Staffing system").click()
-            page.get_by_role("option", name=SYSTEMS["duty"].label).click()
+            page.get_by_role("option", name=SYSTEMS["hybrid"].label).click()
 
-            # Sliders act when a new model is built: Reset, and the page shows the new team.
+            # Sliders act when new models are built: Reset, and the page shows the new teams.
             page.get_by_role("button", name="Reset").click()
             expect(summary).to_contain_text("duty: 500 people")
+            expect(summary).to_contain_text("hybrid: 500 people")
             expect(summary).to_contain_text("week 0 (day 0)")
+            expect(differences).to_contain_text("hybrid − duty")
             before = {name: plot.get_attribute("src") for name, plot in plots.items()}
+            table = differences.inner_text()
 
             page.get_by_role("button", name="Step").click()
             expect(summary).to_contain_text("week 1 (day 7)")
             for name, plot in plots.items():
                 expect(plot).not_to_have_attribute("src", before[name])  # each plot was drawn again
+            expect(differences).to_contain_text("week 1, so far")
+            assert differences.inner_text() != table  # the paired difference moved on with both teams
             page.get_by_role("button", name="Step").click()
             expect(summary).to_contain_text("week 2 (day 14)")
             assert not errors, f"errors in the page: {errors}"
