@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from sim.costs import mean_ci
-from sim.jobs import AggregationError, job_dirs, run_code, run_nwsim, write_atomic
+from sim.jobs import AggregationError, run_code, run_nwsim, sweep_members, verified_job, write_atomic
 from sim.params import MECHANISMS
 
 #: Benefit metrics: label, and the sign that turns arm - baseline into "the arm is better" (> 0).
@@ -50,8 +49,15 @@ TABLE = "ablation"
 
 
 def _job_config(job: Path) -> dict:
-    """A job's saved Hydra config."""
-    return yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+    """A finished job's config, as its ``job.json`` recorded it (after checking the job's files against it).
+
+    Raises:
+        AggregationError: the job's files do not match its record, or the record holds no config.
+    """
+    config = verified_job(job).get("config")
+    if not isinstance(config, dict):
+        raise AggregationError(f"{job / 'job.json'} does not record the job's config; rerun the ablation")
+    return config
 
 
 def benefits(sweep_dir: Path) -> pd.DataFrame:
@@ -64,11 +70,11 @@ def benefits(sweep_dir: Path) -> pd.DataFrame:
         AggregationError: no finished job, or no job with every mechanism on.
     """
     frames = {}
-    for job in job_dirs(sweep_dir):
+    for job in sweep_members(sweep_dir)[0]:
         runs_path = job / "runs.parquet"
-        if not runs_path.exists() or not (job / ".hydra" / "config.yaml").exists():
-            continue
         config = _job_config(job)
+        if not runs_path.exists():
+            continue
         baseline, ablation = config.get("baseline", "duty"), config.get("ablation") or ALL_ON
         runs = pd.read_parquet(runs_path)
         if baseline not in set(runs["arm"]):
@@ -289,7 +295,7 @@ def write_ablation(sweep_dir: Path, out_dir: Path | None = None, note: str = "")
 
 
 def _note(sweep_dir: Path, table: pd.DataFrame) -> str:
-    job = job_dirs(sweep_dir)[0]
+    job = sweep_members(sweep_dir)[0][0]
     config = _job_config(job)
     return (
         f"Made by `uv run nwsim-ablation` on {time.strftime('%Y-%m-%d')} (model code {run_code(job)}): "

@@ -1,10 +1,20 @@
-"""``nwsim``: the Hydra entry point. Validates the config, runs every arm x replicate, writes the tables."""
+"""``nwsim``: the Hydra entry point. Checks the command, runs every arm x replicate, writes the tables.
+
+Before Hydra makes any folder, ``main`` checks the whole command (``sim.compose.check_command``: every job's
+config, swept or not, and the folders), so bad input ends with a plain message and exit code 2 (1 for a folder
+that cannot be made) and writes nothing. ``ValidateOnStart`` then holds the folder's lock for the run or sweep,
+removes temporary files a killed run left there and, for a sweep, records its jobs (``sweep.json``). Ctrl-C and
+SIGTERM stop the run cleanly (the pool's workers too): finished jobs stay finished, the running one is left
+unmarked, and the message says how to resume.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +22,43 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sim.compose import (
     CONF_DIR,
+    EXIT_BAD_INPUT,
+    EXIT_FILE_PROBLEM,
     LAUNCH_DIR_VARIABLE,
-    bad_sweep_values,
+    CommandError,
+    Plan,
+    check_command,
+    check_jobs,
     load_config,
     model_dict,
     unknown_override_keys,
 )
+from sim.jobs import SWEEP_FILE, folder_lock, job_key, remove_temp_files, write_sweep_file
 from sim.params import Config, ConfigError
 
-EXIT_BAD_CONFIG = 2
+#: Exit code for bad input (kept under its old name).
+EXIT_BAD_CONFIG = EXIT_BAD_INPUT
+#: Exit codes after Ctrl-C and SIGTERM, as a shell reports a process ended by them.
+EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: Launchers that already run several jobs at once: each job then simulates in one process.
 PARALLEL_LAUNCHERS = ("JoblibLauncher", "RayLauncher", "RayAWSLauncher", "LocalLauncher")
+
+#: The checked plan of the command being run (set by ``main`` before Hydra starts).
+_PLAN: Plan | None = None
+#: Locks held for the run or sweep, released when it ends (or by the system when the process ends).
+_LOCKS = ExitStack()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the run stops cleanly and says how to resume."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _exit_on_bad_config(cfg: DictConfig) -> Config:
@@ -34,23 +66,75 @@ def _exit_on_bad_config(cfg: DictConfig) -> Config:
         return load_config(cfg)
     except ConfigError as exc:
         print(f"nwsim: {exc}", file=sys.stderr)
-        sys.exit(EXIT_BAD_CONFIG)
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:  # an interpolation that does not resolve, a missing value
+        print(f"nwsim: invalid config: {exc}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _take_folder(folder: Path) -> None:
+    """Hold ``folder``'s lock until the run or sweep ends (waiting for another nwsim there), then tidy it."""
+
+    def waiting(lock: Path) -> None:
+        print(
+            f"nwsim: another nwsim is running in {folder}; waiting for it to finish (Ctrl-C to stop waiting)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        _LOCKS.enter_context(folder_lock(folder, on_wait=waiting))
+        removed = remove_temp_files(folder)
+    except OSError as exc:
+        print(f"nwsim: cannot use the folder {folder}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(EXIT_FILE_PROBLEM)
+    if removed:
+        print(f"nwsim: removed {len(removed)} temporary files an interrupted run left in {folder}", file=sys.stderr)
 
 
 class ValidateOnStart(Callback):
-    """Check the config before Hydra creates any output folder, so bad input writes nothing."""
+    """Check the config before Hydra creates any output folder, then hold the folder for this run or sweep."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Validate a single run's config."""
+        """Validate a single run's config, then lock and tidy its folder."""
         _exit_on_bad_config(config)
+        _take_folder(Path(str(config.hydra.run.dir)))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Validate the sweep's base config and every value it sweeps, before any job folder exists."""
+        """Check every job of the sweep, then lock and tidy the sweep folder and record the sweep's jobs in it."""
+        from hydra.core.global_hydra import GlobalHydra
+
         _exit_on_bad_config(config)
-        problems = bad_sweep_values(config)
-        if problems:
-            print("nwsim: invalid sweep:\n" + "\n".join(problems), file=sys.stderr)
-            sys.exit(EXIT_BAD_CONFIG)
+        if _PLAN is not None and _PLAN.multirun:
+            jobs = _PLAN.jobs
+        else:  # Hydra started without ``main`` (another entry point): check the jobs here
+            try:
+                jobs = tuple(check_jobs(GlobalHydra.instance().config_loader(), config))
+            except CommandError as exc:
+                print(f"nwsim: {exc}", file=sys.stderr)
+                sys.exit(exc.code)
+        folder = Path(str(config.hydra.sweep.dir))
+        _take_folder(folder)
+        if jobs:
+            entries = [
+                {
+                    "dir": job.subdir,
+                    "overrides": list(job.overrides),
+                    "key": job_key(job.config) if job.config is not None else None,
+                }
+                for job in jobs
+            ]
+            write_sweep_file(folder, entries, sys.argv[1:])
+        else:  # a sweeper that picks its jobs as it goes: no list, so no earlier sweep's list either
+            (folder / SWEEP_FILE).unlink(missing_ok=True)
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Release the run folder."""
+        _LOCKS.close()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Release the sweep folder."""
+        _LOCKS.close()
 
 
 def pool_size(config: Config) -> int:
@@ -65,21 +149,47 @@ def pool_size(config: Config) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def check(args: list[str]) -> Plan | None:
+    """Check an ``nwsim`` command line as ``main`` does before Hydra starts; nothing is written.
+
+    Args:
+        args: the command line after the program name.
+
+    Returns:
+        The checked plan (None for a command Hydra answers without running, such as ``--help``).
+
+    Raises:
+        CommandError: unknown keys (with the keys allowed there), then every problem of every job, swept or not,
+            and folders that cannot be made; its ``code`` is the exit code.
+    """
+    problems = unknown_override_keys(args)
+    if problems:
+        raise CommandError("invalid config:\n" + "\n".join(problems))
+    return check_command(args)
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _run(cfg: DictConfig) -> None:
     # Imported here, so a bad config fails fast.
-    from sim.jobs import job_done, job_key, mark_done
-    from sim.plots import save_figures
+    from sim.jobs import JOB_FILE, job_problem, mark_done, unmark
     from sim.report import write_business_case
     from sim.runner import console_table, run_experiment, run_teams, save_results
 
     started = time.perf_counter()
     config = _exit_on_bad_config(cfg)
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    key = job_key(model_dict(cfg))
-    if config.resume and job_done(out_dir, key):
-        print(f"Already done with the same config and code, skipped: {out_dir}")
-        return
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    model = model_dict(cfg)
+    key = job_key(model)
+    texts = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
+    record = {"overrides": [str(t) for t in texts] if isinstance(texts, list) else [], "config": model}
+    if (out_dir / JOB_FILE).exists():
+        problem = job_problem(out_dir, key) if config.resume else "resume=false"
+        if problem is None:
+            print(f"Already done with the same config and code, skipped: {out_dir}")
+            return
+        print(f"nwsim: recomputing {out_dir}: {problem}", file=sys.stderr)
+        unmark(out_dir)  # until it finishes again, the folder holds no finished job
     simulating = time.perf_counter()
     if config.sensitivity is not None:
         from sim.sensitivity import run_chunk
@@ -87,7 +197,7 @@ def _run(cfg: DictConfig) -> None:
         written = run_chunk(config, out_dir, jobs=pool_size(config))
         now = time.perf_counter()
         print(f"Sensitivity chunk {config.sensitivity.chunk} of {config.sensitivity.chunks} in {out_dir}")
-        mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating})
+        mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating}, **record)
         return
     if config.teams is not None:
         results, written = run_teams(config, out_dir, jobs=pool_size(config))
@@ -97,23 +207,40 @@ def _run(cfg: DictConfig) -> None:
         simulated = time.perf_counter()
         written = save_results(results, out_dir)
         if config.figures:
+            from sim.plots import save_figures  # matplotlib loads only when figures are drawn
+
             written += save_figures(results, out_dir, cfg=config)
         if results.comparison is not None:
             written += write_business_case(results, config, out_dir, page=config.figures)
     print(console_table(results))
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()
-    mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": simulated - simulating})
+    timings = {"seconds": now - started, "simulate_seconds": simulated - simulating}
+    mark_done(out_dir, key, written, timings, **record)
 
 
 def main() -> None:
     """Console script ``nwsim``: ``uv run nwsim [key=value ...]``, ``-m`` to sweep, ``experiment=NAME``."""
-    os.environ[LAUNCH_DIR_VARIABLE] = os.getcwd()  # inherited by launcher workers, whatever their folder
-    problems = unknown_override_keys(sys.argv[1:])
-    if problems:
-        print("nwsim: invalid config:\n" + "\n".join(problems), file=sys.stderr)
-        sys.exit(EXIT_BAD_CONFIG)
-    _run()
+    global _PLAN
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        os.environ[LAUNCH_DIR_VARIABLE] = os.getcwd()  # inherited by launcher workers, whatever their folder
+        try:
+            _PLAN = check(sys.argv[1:])
+        except CommandError as exc:
+            print(f"nwsim: {exc}", file=sys.stderr)
+            sys.exit(exc.code)
+        _run()
+    except KeyboardInterrupt as exc:
+        how = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        print(
+            f"\nnwsim: stopped ({how.name}). Finished jobs are kept; the one that was running is not marked done "
+            "and its temporary files are gone. Run the same command again to resume: finished jobs are skipped.",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_INTERRUPTED[how])
+    finally:
+        _LOCKS.close()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import copy
 import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Frac = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
@@ -21,7 +21,8 @@ NeedLevel = Literal["low", "moderate", "high"]
 class Section(BaseModel):
     """Base for every config section: unknown keys are errors, values are not coerced silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: a boolean is not a count, text is not a number (a whole number is still a valid float).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ByNeed(Section):
@@ -56,7 +57,9 @@ class Team(Section):
 
     people: int = Field(ge=1, le=2_000_000, description="People supported by the team (count).")
     caseload_per_worker: float = Field(
-        gt=0, le=500, description="People per social-worker FTE; sets the number of posts in both arms."
+        ge=1,
+        le=500,
+        description="People per social-worker FTE (at least 1); sets the number of posts in both arms.",
     )
     advanced_practitioners: int = Field(ge=0, le=1000, description="Advanced practitioner posts (count).")
     need_mix: NeedMix = Field(description="Share of people with low, moderate and high need.")
@@ -315,11 +318,16 @@ def ablate(raw: dict[str, Any], ablation: str) -> dict[str, Any]:
     return out
 
 
+def _pair(value: Any) -> Any:
+    """A [low, high] list from YAML as the tuple the field holds (its two numbers are still checked strictly)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 class Sensitivity(Section):
     """Global sensitivity analysis: one chunk of a Morris or Sobol sample of the factors, run paired."""
 
     method: Literal["morris", "sobol"] = Field(description="Morris screening or Sobol variance indices.")
-    factors: dict[str, tuple[float, float]] = Field(
+    factors: dict[str, Annotated[tuple[float, float], BeforeValidator(_pair)]] = Field(
         min_length=1, description="Config keys varied, each with its [low, high] range (docs/parameters.md)."
     )
     sobol_factors: list[str] = Field(description="The factors the Sobol stage varies (the rest stay at defaults).")
@@ -359,7 +367,9 @@ class Config(Section):
     seed: int = Field(ge=0, le=2**63 - 1, description="Master seed of the common random numbers.")
     replicates: int = Field(ge=1, le=100_000, description="Paired replicates per arm.")
     jobs: int | None = Field(ge=1, le=4096, description="Worker processes; null means all cores.")
-    horizon_years: float = Field(gt=0, le=200, description="Measured years after warm-up.")
+    horizon_years: float = Field(
+        gt=0, le=200, description="Measured years after warm-up (at least one day, 1/365 year: the model counts days)."
+    )
     warmup_years: float = Field(ge=0, le=200, description="Years simulated before anything is measured.")
     arms: list[str] = Field(
         min_length=1, description="Staffing systems to run side by side (registered systems: see sim.staffing.SYSTEMS)."
@@ -419,6 +429,17 @@ class Config(Section):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @field_validator("horizon_years")
+    @classmethod
+    def _at_least_a_day(cls, years: float) -> float:
+        """The model counts whole days: a horizon that rounds to 0 days measures nothing."""
+        if round(years * 365) < 1:
+            raise ValueError(
+                f"the measured horizon is {years * 365:.2g} days, which rounds to 0 days; allowed: at least 1 day "
+                f"(1/365 = {1 / 365:.5f} years) and at most 200 years"
+            )
+        return years
 
     @property
     def warmup_days(self) -> int:
@@ -511,6 +532,18 @@ def _allowed(err: dict) -> str:
         return "allowed: a number " + bound
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
+    strict = {
+        "int_type": "a whole number",
+        "float_type": "a number",
+        "bool_type": "true or false",
+        "string_type": "text",
+    }
+    if kind in strict:
+        value = err.get("input")
+        given = {bool: "true/false", int: "a whole number", float: "a decimal number", str: "text"}.get(
+            type(value), "a list" if isinstance(value, list | tuple) else "a mapping" if isinstance(value, dict) else ""
+        )
+        return f"allowed: {strict[kind]}" + (f", not {given}" if given else "")
     return "allowed: " + err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
 
 

@@ -526,45 +526,66 @@ source is listed in <code>docs/parameters.md</code>.</p>
 
 
 def load_run(run_dir: Path) -> tuple[Results, Config]:
-    """A run's tables and validated config (its arms and baseline), read back from its folder.
+    """A finished run's tables and validated config (its arms and baseline), read back from its folder.
+
+    The tables are checked against the run's ``job.json`` (sizes and checksums), and the config is the one the
+    run recorded there, not ``.hydra/config.yaml`` (which a later run in the same folder rewrites). The files
+    this command rebuilds (the business case and the page) need not be there.
 
     Raises:
-        FileNotFoundError: the folder lacks the run's tables or its ``.hydra/config.yaml``.
+        FileNotFoundError: ``run_dir`` is not a folder.
+        ResultError: the folder holds no finished run, or one of its tables was cut or changed since (named).
         ValueError: the run lacks the baseline or any other arm to compare with it.
-        ConfigError: the saved config no longer validates.
+        ConfigError: the recorded config no longer validates.
     """
-    from omegaconf import OmegaConf
-
-    from sim.compose import model_dict, validate_config
+    from sim.compose import validate_config
+    from sim.jobs import ResultError, read_record, verified_job
     from sim.runner import compare
 
     run_dir = Path(run_dir)
-    needed = [run_dir / "runs.parquet", run_dir / "timeseries.parquet", run_dir / ".hydra" / "config.yaml"]
-    missing = [str(p) for p in needed if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"{run_dir} is not a finished run folder (missing {', '.join(missing)})")
-    cfg = validate_config(model_dict(OmegaConf.load(needed[2])))
-    runs = pd.read_parquet(needed[0])
-    ran = list(dict.fromkeys(runs["arm"]))
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a finished run folder (there is no such folder)")
+    try:
+        record = read_record(run_dir)
+    except ResultError as exc:
+        raise ResultError(f"{run_dir} is not a finished run folder: {exc}") from None
+    tables = ["runs.parquet", "timeseries.parquet"]
+    config = record.get("config")
+    if not isinstance(config, dict):
+        raise ResultError(f"{run_dir / 'job.json'} records no config: {run_dir} is not a finished run of one team")
+    cfg = validate_config(config)
+    try:
+        runs = pd.read_parquet(run_dir / tables[0])
+        ran = list(dict.fromkeys(runs["arm"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ResultError(f"cannot read {run_dir / tables[0]} ({exc})") from None
     if cfg.baseline not in ran or len(ran) < 2:
         raise ValueError(
             f"{run_dir} ran only {', '.join(ran)}: a business case needs the baseline ({cfg.baseline}) "
             "and at least one other arm"
         )
-    return Results(runs, pd.read_parquet(needed[1]), compare(runs, cfg.baseline)), cfg
+    verified_job(run_dir, tables)
+    return Results(runs, pd.read_parquet(run_dir / tables[1]), compare(runs, cfg.baseline)), cfg
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console script ``nwsim-report RUN_DIR``: rebuild business_case.json/.csv and report.html from a run's tables."""
+    from sim.jobs import AggregationError, record_files
+
     parser = argparse.ArgumentParser(prog="nwsim-report", description=main.__doc__)
     parser.add_argument("run_dir", type=Path, help="a run folder, e.g. outputs/2026-01-31/12-00-00")
     parser.add_argument("--pilot", action="store_true", help="set the pilot's published return beside the model's")
     args = parser.parse_args(argv)
     try:
         results, cfg = load_run(args.run_dir)
-        written = write_business_case(results, cfg, args.run_dir, pilot=args.pilot or None)
-    except (FileNotFoundError, ValueError, ConfigError) as exc:
+    except (FileNotFoundError, ValueError, ConfigError, AggregationError) as exc:
         print(f"nwsim-report: {exc}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        written = write_business_case(results, cfg, args.run_dir, pilot=args.pilot or None)
+        record_files(args.run_dir, written)  # the rebuilt files are the run's own again
+    except (OSError, AggregationError) as exc:
+        print(f"nwsim-report: cannot write the business case in {args.run_dir}: {exc}", file=sys.stderr)
         sys.exit(1)
     for path in written:
         print(path)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import sys
-import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pandas as pd
 from scipy.special import stdtrit  # Student t quantiles, without importing scipy.stats (slow to load)
 from tqdm import tqdm
 
-from sim.jobs import _UMASK, write_atomic
+from sim.jobs import _UMASK, temp_file, write_atomic
 from sim.metrics import monthly, summarise
 from sim.model import StaffingModel
 from sim.params import Config, Teams
@@ -61,6 +63,11 @@ def run_one(cfg: Config, arm: str, replicate: int) -> tuple[dict, pd.DataFrame]:
     return result
 
 
+# tqdm's monitor thread (it only tunes bars that stall) would outlive the first progress bar and make the parent
+# multi-threaded, so every later pool would need the slower fork server (see ``_pool_context``).
+tqdm.monitor_interval = 0
+
+
 def _pool_context() -> multiprocessing.context.BaseContext:
     """Fork where the parent is single-threaded (workers share its imported modules); else a preloaded fork server.
 
@@ -81,6 +88,91 @@ def _os_threads() -> int:
         return len(os.listdir("/proc/self/task"))
     except OSError:
         return 0
+
+
+#: Seconds between a pool worker's checks that the process that started it is still there.
+PARENT_CHECK_SECONDS = 0.25
+
+
+def _worker_start(parent: int) -> None:
+    """Set up a pool worker: interruptions are the parent's to handle, and the worker ends when the parent is gone.
+
+    Ctrl-C reaches every process of the terminal's group; the parent stops the pool itself, so workers ignore
+    it. A parent killed outright (``kill -9``) cannot stop its workers, so each watches for it in a thread.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held back while the worker started (``_pool``)
+    first = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent, first), daemon=True, name="nwsim-parent").start()
+
+
+def _watch_parent(parent: int, first: int) -> None:
+    """End this worker once its parent process has gone (it is then re-parented, or ``parent`` no longer exists)."""
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != first or not _alive(parent):
+            os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is still running (a killed one not yet collected by its own parent is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the system whether the process exists at all
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A process pool of ``workers`` whose workers never outlive the run.
+
+    Every worker is started at once with Ctrl-C held back (a process killed by it while starting would print a
+    traceback), and ignores it from then on. If the body fails or is interrupted (Ctrl-C, SIGTERM), the workers
+    are stopped at once and their tasks dropped, rather than waited for; if the parent is killed, the workers
+    notice and end (``_worker_start``).
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_pool_context(), initializer=_worker_start, initargs=(os.getpid(),)
+    )
+    try:
+        try:
+            for _ in range(workers):
+                pool.submit(_started)  # each submission starts a worker while none is idle
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        yield pool
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _started() -> None:
+    """A task that does nothing: submitting it makes the pool start a worker."""
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now (SIGTERM, then SIGKILL for any still there after a few seconds)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # the executor lists its workers only here
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
 
 
 def run_many(
@@ -118,7 +210,7 @@ def _run_tasks(
     queue = list(range(len(tasks)))
     pending: dict[Future, int] = {}
     ahead = 2 * (n_jobs - 1)  # tasks queued for the workers, so none waits while the parent simulates
-    with ProcessPoolExecutor(max_workers=n_jobs - 1, mp_context=_pool_context()) as pool:
+    with _pool(n_jobs - 1) as pool:
 
         def top_up() -> None:
             while queue and len(pending) < ahead:
@@ -372,14 +464,14 @@ def run_teams(cfg: Config, out_dir: Path, jobs: int | None = None, progress: boo
     ]
     n_jobs = max(1, min(jobs or cfg.jobs or os.cpu_count() or 1, len(tasks)))
     rows: list[dict] = []
-    fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=".timeseries.parquet.", suffix=".tmp")
+    fd, tmp_name = temp_file(out_dir / "timeseries.parquet")
     os.close(fd)
     tmp = Path(tmp_name)
     writer: pq.ParquetWriter | None = None
     bar = dict(total=len(tasks), desc=f"{sizes.size} teams, {len(tasks)} runs", unit="run", disable=not progress)
     try:
         with (
-            ProcessPoolExecutor(max_workers=n_jobs, mp_context=_pool_context()) as pool,
+            _pool(n_jobs) as pool,
             tqdm(file=sys.stderr, **bar) as pbar,
         ):
             futures = [pool.submit(_run_team_task, configs[i], int(i), arm, rep) for i, arm, rep in tasks]

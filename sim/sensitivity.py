@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from sim.jobs import AggregationError, code_key, job_dirs, run_nwsim, write_atomic
+from sim.jobs import AggregationError, code_key, job_dirs, run_nwsim, sweep_members, verified_job, write_atomic
 from sim.params import Config, Sensitivity, with_values
 from sim.runner import run_many
 
@@ -149,14 +148,22 @@ def is_sensitivity_sweep(sweep_dir: Path) -> bool:
 def collect(sweep_dir: Path) -> tuple[dict, pd.DataFrame]:
     """Every point of a finished sensitivity sweep in sample order, with the settings they share.
 
+    Only the chunks of the sweep last started in the folder count (its ``sweep.json``), each checked against
+    its ``job.json``.
+
     Raises:
-        AggregationError: chunks missing, or chunks of different settings in one folder.
+        AggregationError: chunks missing, or chunks of different settings in one folder; ``ResultError`` (one) for
+            a chunk whose files were cut or changed after it finished.
     """
     records, tables = [], []
-    for job in job_dirs(sweep_dir):
-        if (job / RECORD).exists() and (job / POINTS).exists():
+    for job in sweep_members(sweep_dir)[0]:
+        if not {RECORD, POINTS} <= set(verified_job(job)["files"]):
+            continue
+        try:
             records.append(json.loads((job / RECORD).read_text()))
             tables.append(pd.read_parquet(job / POINTS))
+        except (OSError, ValueError) as exc:
+            raise AggregationError(f"cannot read the chunk in {job}: {exc}") from None
     if not records:
         raise AggregationError(f"no finished sensitivity chunk under {sweep_dir}")
     shared = {k: v for k, v in records[0].items() if k != "chunk"}
@@ -638,9 +645,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _factors(base: Path, seed: int) -> dict[str, tuple[float, float]]:
-    """The factor ranges of the Morris sweep, from a job's saved config."""
-    job = job_dirs(_sweep_dir(base, "morris", seed))[0]
-    config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+    """The factor ranges of the Morris sweep, from the config a finished chunk recorded in its ``job.json``."""
+    folder = _sweep_dir(base, "morris", seed)
+    jobs = sweep_members(folder)[0]
+    if not jobs:
+        raise AggregationError(f"no finished Morris chunk under {folder}")
+    config = verified_job(jobs[0]).get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("sensitivity"), dict):
+        raise AggregationError(f"{jobs[0] / 'job.json'} does not record the sweep's config; rerun the sweep")
     return {k: tuple(v) for k, v in config["sensitivity"]["factors"].items()}
 
 

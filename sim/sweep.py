@@ -1,15 +1,17 @@
-"""``nwsim-aggregate``: one summary table and heatmaps over every finished job of a Hydra multirun.
+"""``nwsim-aggregate``: one summary table and heatmaps over the finished jobs of a Hydra multirun.
 
-Which jobs are finished, and with which code, is ``sim.jobs``'s bookkeeping. The summary
-(``sweep_summary.csv`` and ``.parquet``) has one row per job and compared arm: the swept values, the
-arm and its baseline as columns, and every metric of the job's ``comparison.csv`` for that arm as
+Which jobs belong to the sweep (those its ``sweep.json`` lists, never a job of an earlier sweep in the same
+folder), which are finished and whether their files are intact is ``sim.jobs``'s bookkeeping: every job's
+files are checked against the sizes and checksums in its ``job.json``, and a job that fails stops the summary
+with a message naming the file. Each job's labels (its overrides) come from its own ``job.json``. The summary
+(``sweep_summary.csv`` and ``.parquet``) has one row per job and compared arm: the swept values, the arm and
+its baseline as columns, and every metric of the job's ``comparison.csv`` for that arm as
 ``<metric>__<statistic>`` columns.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,15 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from sim.jobs import JOB_FILE, NOT_SWEPT, AggregationError, job_dirs, write_atomic
+from sim.jobs import (
+    NOT_SWEPT,
+    AggregationError,
+    override_key,
+    sweep_codes,
+    sweep_members,
+    verified_job,
+    write_atomic,
+)
 
 SUMMARY = "sweep_summary"
 #: comparison.csv columns kept in the summary, per metric.
@@ -33,19 +43,27 @@ HEATMAPS = {
 }
 
 
-def _overrides(job_dir: Path) -> dict[str, Any]:
-    """The job's task overrides as {key: parsed value} (from Hydra's .hydra/overrides.yaml)."""
-    path = job_dir / ".hydra" / "overrides.yaml"
-    if not path.exists():
-        return {}
+def _overrides(texts: list[str]) -> dict[str, Any]:
+    """A job's overrides (as its ``job.json`` records them) as {key: parsed value}, without how it ran."""
     out = {}
-    for item in yaml.safe_load(path.read_text()) or []:
+    for item in texts:
         key, _, value = str(item).partition("=")
-        key = key.lstrip("+~")
+        key = override_key(key)
         if key in NOT_SWEPT or key.startswith("hydra"):
             continue
-        out[key] = yaml.safe_load(value) if value else None
+        try:
+            out[key] = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            out[key] = value
     return out
+
+
+def unfinished(sweep_dir: Path) -> list[str]:
+    """Folders of the sweep's jobs that have not finished (its ``sweep.json`` lists them; none without one)."""
+    try:
+        return sweep_members(Path(sweep_dir))[1]
+    except AggregationError:
+        return []
 
 
 def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -61,20 +79,22 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     if not sweep_dir.is_dir():
         raise AggregationError(f"{sweep_dir} is not a folder")
     rows = []
-    for job in job_dirs(sweep_dir):
-        table = job / "comparison.csv"
-        if not table.exists():
+    jobs, _ = sweep_members(sweep_dir)
+    for job in jobs:
+        record = verified_job(job)  # every file as the job wrote it, or a ResultError naming the one that is not
+        if "comparison.csv" not in record["files"]:
             continue
+        table = job / "comparison.csv"
         try:
             comparison = pd.read_csv(table)
             arms = list(dict.fromkeys(comparison["arm"]))
         except (OSError, ValueError, KeyError) as exc:
             raise AggregationError(f"cannot read {table}: {exc}") from exc
-        record = json.loads((job / JOB_FILE).read_text())
+        labels = _overrides(record.get("overrides") or [])
         for arm in arms:
             part = comparison[comparison["arm"] == arm].set_index("metric")
             row: dict[str, Any] = {"job": str(job.relative_to(sweep_dir))}
-            row.update(_overrides(job))
+            row.update(labels)
             row["arm"] = arm
             row["baseline"] = part["baseline"].iloc[0] if "baseline" in part else np.nan
             row["n_pairs"] = int(part["n_pairs"].max()) if "n_pairs" in part else np.nan
@@ -85,7 +105,7 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
             rows.append(row)
     if not rows:
         raise AggregationError(
-            f"no finished job with a comparison.csv under {sweep_dir} (a finished job has written {JOB_FILE})"
+            f"no finished job with a comparison.csv under {sweep_dir} (a finished job has written job.json)"
         )
     summary = pd.DataFrame(rows)
     candidates = [c for c in summary.columns[1 : summary.columns.get_loc("arm")]]
@@ -174,6 +194,8 @@ def aggregate(sweep_dir: Path) -> list[Path]:
     write_atomic(written[0], lambda p: summary.to_csv(p, index=False))
     write_atomic(written[1], lambda p: summary.to_parquet(p, index=False))
     written += heatmaps(summary, swept, sweep_dir)
+    for stale in set(sweep_dir.glob("heatmap_*.png")) - set(written):  # an earlier sweep's, in the same folder
+        stale.unlink()
     if "ablation" in summary.columns:
         from sim.ablation import write_ablation
 
@@ -193,6 +215,25 @@ class AggregateOnEnd(Callback):
             print(f"nwsim: sweep not aggregated ({exc}); rerun: uv run nwsim-aggregate {sweep_dir}", file=sys.stderr)
             return
         print(f"Sweep summarised in {sweep_dir}: {', '.join(path.name for path in written)}")
+        _say_unfinished(sweep_dir, "run the same sweep command again to finish them")
+
+
+def _say_unfinished(sweep_dir: Path, what_to_do: str) -> None:
+    """Name the sweep's jobs that have not finished, and say so if its jobs ran with different model code."""
+    missing = unfinished(sweep_dir)
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        print(f"nwsim: {len(missing)} jobs of the sweep have not finished ({shown}); {what_to_do}", file=sys.stderr)
+    try:
+        codes = sweep_codes(sweep_members(Path(sweep_dir))[0])
+    except AggregationError:
+        return
+    if len(codes) > 1:
+        print(
+            f"nwsim: the sweep's jobs ran with {len(codes)} versions of the model code (it changed while the sweep "
+            "ran); run the sweep command again to recompute the jobs of older code",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -210,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     for path in written:
         print(path)
+    _say_unfinished(args.sweep_dir, "the summary leaves them out; run the sweep command again to finish them")
 
 
 if __name__ == "__main__":

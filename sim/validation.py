@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.costs import mean_ci
-from sim.jobs import run_code, run_nwsim, write_atomic
+from sim.jobs import JOB_FILE, AggregationError, run_code, run_nwsim, verified_job, write_atomic
 
 ROLES = ("input", "calibration", "validation")
 #: Bootstrap resamples for intervals of ratios of means.
@@ -344,11 +344,12 @@ def main(argv: list[str] | None = None) -> None:
         run_nwsim(["experiment=validation", f"hydra.run.dir={out / 'baseline'}", *args.overrides])
         run_nwsim(["experiment=pilot", f"hydra.run.dir={out / 'pilot'}", *args.overrides])
     try:
+        check_runs(out)
         baseline = pd.read_csv(out / "baseline" / "runs.csv")
         pilot_case, arm = pilot_headline(out / "pilot" / "business_case.json")
         pilot = pd.read_csv(out / "pilot" / "business_case.csv")
         pilot = pilot[pilot["arm"] == arm]
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, AggregationError) as exc:
         print(f"nwsim-validate: cannot read the runs ({exc}); run without --skip-run", file=sys.stderr)
         sys.exit(1)
     table = validation_table(baseline, pilot)
@@ -359,6 +360,19 @@ def main(argv: list[str] | None = None) -> None:
     print(table[["quantity", "role", "published_low", "published_high", "simulated_mean", "agrees"]].to_string())
     for path in written:
         print(path)
+
+
+def check_runs(out: Path) -> None:
+    """Check the finished runs under ``out`` against their ``job.json``: the baseline and the pilot, and any other.
+
+    Raises:
+        AggregationError: a run has not finished, or one of its files was cut or changed since it did (named).
+    """
+    for run in ("baseline", "pilot"):
+        verified_job(out / run)
+    for folder in sorted(path for path in out.iterdir() if path.is_dir() and path.name not in ("baseline", "pilot")):
+        if (folder / "runs.csv").exists() or (folder / JOB_FILE).exists():
+            verified_job(folder)
 
 
 def pilot_headline(path: Path) -> tuple[dict, str]:
