@@ -23,12 +23,14 @@ exceptions are the type-checking-only references from ``staffing`` and ``agents`
       agents, staffing.
 4. Measures
     - ``metrics``: continuity indices, the per-run summary and monthly series. Depends on: model, costs.
-    - ``costs``: the cost ledger, payers, discounting and the business case. Depends on: params.
+    - ``costs``: the cost ledger, payers, discounting and the business case. Depends on: params,
+      staffing (each system's investment and start day).
 5. Bookkeeping
     - ``jobs``: atomic writes, job keys and done markers, finished-job folders, running ``nwsim`` in a
       child process. Depends on: nothing in ``sim``.
     - ``compose``: config composition (the conf folder, Hydra's compose API, validation against the
-      registry of staffing systems), shared by every command. Depends on: params, staffing.
+      registry of staffing systems, the one checker of every job of a command), shared by every command.
+      Depends on: params, staffing, jobs.
 6. Runs
     - ``runner``: replicates x arms in a process pool, paired differences, result tables, many teams.
       Depends on: params, streams, model, metrics, jobs.
@@ -38,16 +40,17 @@ exceptions are the type-checking-only references from ``staffing`` and ``agents`
     - ``sweep``: ``nwsim-aggregate``, the sweep summary and heatmaps. Depends on: jobs, sensitivity,
       ablation.
     - ``report``: ``business_case.json``, ``report.html`` and ``nwsim-report``. Depends on: params,
-      costs, runner, compose.
-    - ``plots``: the figures of one run. Depends on: runner.
+      staffing, costs, jobs, compose, runner, plots.
+    - ``plots``: the figures of one run. Depends on: params, staffing, runner.
     - ``validation``: ``nwsim-validate``, published figures against simulated ones. Depends on:
       streams, costs, jobs.
     - ``sensitivity``: ``nwsim-sensitivity``, Morris and Sobol in resumable chunks. Depends on:
       params, costs, runner, jobs.
     - ``ablation``: ``nwsim-ablation``, what each mechanism carries of the benefit. Depends on:
       params, costs, jobs.
-    - ``bench``: ``nwsim-bench``, speed and memory figures. Depends on: model, compose, jobs.
-    - ``app``: the interactive page. Depends on: params, population, model, metrics, compose.
+    - ``bench``: ``nwsim-bench``, speed and memory figures. Depends on: staffing, model, compose, jobs.
+    - ``app``: the interactive page. Depends on: params, population, staffing, model, metrics, costs,
+      compose, plots.
     - ``app_assets``: the page's front-end files. Depends on: nothing in ``sim``.
 """
 

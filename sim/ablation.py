@@ -41,6 +41,7 @@ LABELS = {
     "assessment_error_reduction": "fewer wrong capacity findings",
     "named_retention": "named workers stay longer",
     "prevention_admission_reduction": "recent contact prevents escalation",
+    "unfamiliar_detection_loss": "a known worker notices more risk",
     "extra_fte": "extra capacity",
     "checkins": "proactive check-ins",
 }

@@ -516,6 +516,14 @@ class Drawing:
         """The figure's key (HTML): each system's line in its colour, and what the line styles mean."""
         return _systems_key(pair)
 
+    def _three_panels(self, pair: PairedModel) -> Any:
+        """Three panels over the weeks, one above the other, the warm-up greyed."""
+        self.fig.subplots_adjust(left=0.11, right=0.98, top=0.93, bottom=0.09, hspace=0.1)
+        self.axes = axes = self.fig.subplots(3, 1, sharex=True)
+        _few_ticks(axes)
+        self._span(axes, pair)
+        return axes
+
     @staticmethod
     def _span(axes: Any, pair: PairedModel) -> None:
         """Grey the warm-up weeks, which the tables of a run leave out."""
@@ -550,10 +558,7 @@ class OutcomesDrawing(Drawing):
 
     def __init__(self, pair: PairedModel) -> None:
         super().__init__((7.2, 5.0))
-        self.fig.subplots_adjust(left=0.11, right=0.98, top=0.93, bottom=0.09, hspace=0.1)
-        self.axes = axes = self.fig.subplots(3, 1, sharex=True)
-        _few_ticks(axes)
-        self._span(axes, pair)
+        axes = self._three_panels(pair)
         self.lines = []
         for _, colour, style, wide in _styles(pair):
             self.lines.append(
@@ -604,10 +609,7 @@ class WorkloadDrawing(Drawing):
 
     def __init__(self, pair: PairedModel) -> None:
         super().__init__((7.2, 5.0))
-        self.fig.subplots_adjust(left=0.11, right=0.98, top=0.93, bottom=0.09, hspace=0.1)
-        self.axes = axes = self.fig.subplots(3, 1, sharex=True)
-        _few_ticks(axes)
-        self._span(axes, pair)
+        axes = self._three_panels(pair)
         self.lines = []
         for _, colour, style, wide in _styles(pair):
             self.lines.append(

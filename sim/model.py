@@ -599,7 +599,11 @@ class StaffingModel(mesa.Model):
             0.0,
             1.0,
         )
-        people.risk[persons] *= 1.0 - c.risk_reduction * quality
+        reduction = c.risk_reduction * quality
+        missed = self.cfg.effects.unfamiliar_detection_loss
+        if missed:  # an unfamiliar worker notices less of the risk that is there
+            reduction = reduction * (1.0 - missed * (1.0 - fam))
+        people.risk[persons] *= 1.0 - reduction
         self._learn(persons, workers, fam, slot, has, t)
         people.last_contact[persons] = t
         closes = queued | ((kinds == CRISIS) & (people.open_kind[persons] == REACTIVE))

@@ -105,6 +105,17 @@ class Duty(Section):
     workers_per_day: int = Field(ge=1, le=10_000, description="Social workers on the duty desk each day.")
 
 
+class DutyCalls(Section):
+    """Duty with welfare calls: the duty desk plus proactive calls at the named cadence, with no named worker."""
+
+    proactive_calls: bool = Field(
+        description="The duty team makes welfare calls at named.checkins_per_year from spare hours."
+    )
+    callers: Literal["team", "desk"] = Field(
+        description="Who makes the calls: any present worker with spare hours (team) or only the day's desk (desk)."
+    )
+
+
 class Hybrid(Section):
     """The hybrid system: named workers for some need levels, the duty desk for everyone else."""
 
@@ -141,6 +152,9 @@ class Effects(Section):
     assessment_error_reduction: Frac = Field(description="Relative cut in wrong capacity findings at full familiarity.")
     named_retention: Frac = Field(description="Relative cut in the leaving hazard of named workers.")
     prevention_admission_reduction: Frac = Field(description="Relative cut in escalation after a recent contact.")
+    unfamiliar_detection_loss: Frac = Field(
+        description="Share of the risk a contact would remove that an unfamiliar worker misses (less if known)."
+    )
 
 
 class Life(Section):
@@ -386,6 +400,7 @@ class Config(Section):
     workforce: Workforce
     named: Named
     duty: Duty
+    duty_calls: DutyCalls
     hybrid: Hybrid
     switch: Switch
     effects: Effects

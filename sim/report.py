@@ -440,6 +440,26 @@ def _system_rows(cfg: Config, arms: list[str], skip: set[str]) -> tuple[str, str
     return "".join(invests), "".join(settings)
 
 
+def _shares_of_best(cases: dict[str, dict], arms: list[str]) -> str:
+    """With several arms: how much of the largest saving each other arm gets (say, calls from a duty desk)."""
+    savings = {arm: cases[arm].get("savings_gbp") for arm in arms}
+    savings = {arm: value for arm, value in savings.items() if value is not None and np.isfinite(value)}
+    if len(savings) < 2:
+        return ""
+    best = max(savings, key=lambda arm: savings[arm])
+    if not savings[best] > 0:
+        return ""
+    others = [
+        f"{html.escape(_in_sentence(arm))} gets {savings[arm] / savings[best]:.0%} of it"
+        for arm in arms
+        if arm != best and arm in savings
+    ]
+    return (
+        f"\n<p id='shares-of-best'>Of the largest saving, that of {html.escape(_in_sentence(best))} "
+        f"({_gbp(savings[best])}), {'; '.join(others)} (gross savings before each arm's own investment).</p>"
+    )
+
+
 def render(
     case: dict, per_replicate: pd.DataFrame, by_year: pd.DataFrame, results: Results, cfg: Config, pilot: bool
 ) -> str:
@@ -457,7 +477,7 @@ def render(
     cases: dict[str, dict] = case["arms"]
     arms = [arm for arm in cfg.arms if arm in cases] + [arm for arm in cases if arm not in cfg.arms]
     if arms:
-        answers = "\n".join(_answer(cases[arm]) for arm in arms)
+        answers = "\n".join(_answer(cases[arm]) for arm in arms) + _shares_of_best(cases, arms)
         pairs = max(cases[arm]["n_pairs"] for arm in arms)
         sections = "\n".join(
             _arm_section(

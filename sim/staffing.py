@@ -98,9 +98,6 @@ class StaffingSystem:
         """Allocate and serve the day's open contacts (and check-ins, where the system makes them)."""
         raise NotImplementedError
 
-    def checked_in(self, persons: np.ndarray, t: int) -> None:
-        """Check-ins with ``persons`` were carried out today (schedule the next)."""
-
     def crisis_responders(self, persons: np.ndarray, t: int) -> np.ndarray:
         """The worker row who responds to each person's crisis today (NO_ONE if nobody is in)."""
         raise NotImplementedError
@@ -125,6 +122,37 @@ class StaffingSystem:
         return {"mean_caseload": np.nan}
 
     # Helpers shared by systems -------------------------------------------------------------
+
+    def _init_checkins(self, enabled: bool) -> None:
+        """Proactive contacts at ``named.checkins_per_year`` by need level: intervals, and whether any are made."""
+        rates = np.array(self.cfg.named.checkins_per_year.as_tuple())
+        with np.errstate(divide="ignore"):
+            interval = np.where(rates > 0, 365.0 / np.maximum(rates, 1e-12), np.inf)
+        self.checkin_interval_days = interval[self.model.people.need]
+        self.checkins = enabled and bool((rates > 0).any())
+
+    def _schedule_first_checkins(self, persons: np.ndarray, t: int) -> None:
+        """First check-in of ``persons`` somewhere in their first interval (spread, the same draws in every arm)."""
+        if not hasattr(self, "_first_checkin"):
+            self._first_checkin = self.model.streams.generator("named/first_checkin").random(self.model.people.n)
+        interval = self.checkin_interval_days[persons]
+        finite = np.isfinite(interval)
+        first = np.floor(self._first_checkin[persons] * np.where(finite, interval, 0)).astype(np.int64)
+        self.model.people.next_checkin[persons] = np.where(finite, t + first, NEVER)
+
+    def _due_checkins(self, t: int) -> np.ndarray:
+        """People due a check-in today: at home, no open contact, no contact yet today; high need first."""
+        model = self.model
+        people = model.people
+        due = np.flatnonzero(
+            (people.next_checkin <= t) & (people.open_kind == 0) & model.active & (people.last_contact < t)
+        )
+        return due[np.argsort(-people.need[due], kind="stable")]
+
+    def checked_in(self, persons: np.ndarray, t: int) -> None:
+        """The next check-in is one interval (by need level) after this one."""
+        interval = self.checkin_interval_days[persons]
+        self.model.people.next_checkin[persons] = t + np.ceil(interval).astype(np.int64)
 
     def _update_sw_posts(self, t: int) -> None:
         """Social-worker posts open on day ``t`` (posts added later open on their day)."""
@@ -259,6 +287,51 @@ class DutySystem(StaffingSystem):
 
 
 @register
+class DutyCallsSystem(DutySystem):
+    """Duty with welfare calls: the duty desk as in duty, plus proactive calls at the named cadence, no named worker.
+
+    After the desk has served the day's open contacts, people due a call (``named.checkins_per_year`` by
+    need level, high need first) are dealt round the callers (``duty_calls.callers``: every present worker,
+    or only the day's desk) and called only from spare hours: a call is made only if it fits whole in the
+    caller's hours left. Calls not made stay due. With ``duty_calls.proactive_calls`` false it is duty exactly.
+    """
+
+    name = "duty_calls"
+    label = "Duty desk with welfare calls: the rota phones people at the named cadence from spare hours"
+
+    def __init__(self, model: StaffingModel) -> None:
+        super().__init__(model)
+        self._init_checkins(model.cfg.duty_calls.proactive_calls)
+
+    def setup(self) -> None:
+        """First calls spread over each person's first interval (the named arm's first check-in draws)."""
+        if self.checkins:
+            self._schedule_first_checkins(np.arange(self.model.people.n), 0)
+
+    def serve(self, t: int) -> None:
+        """The duty desk, then the welfare calls that are due, from the desk's spare hours."""
+        super().serve(t)
+        if self.checkins:
+            self._call(t)
+
+    def _call(self, t: int) -> None:
+        """Deal due calls round the callers with hours left until none fits."""
+        model = self.model
+        due = self._due_checkins(t)
+        pool = self._desk(t) if self.cfg.duty_calls.callers == "desk" else model.staff.present(t)
+        offset = self._offset(t)
+        while due.size and pool.size:
+            pool = pool[model.staff.hours_left[pool] > 0]
+            if pool.size == 0:
+                break
+            callers = pool[(np.arange(due.size) + offset) % pool.size]
+            made = model.offer(due, callers, t, kind=CHECKIN, overrun=False)
+            if not made.any():
+                break
+            due = due[~made]
+
+
+@register
 class NamedWorkerSystem(StaffingSystem):
     """Named workers: each person's contacts go to their own worker; cover from APs and a small rota."""
 
@@ -267,12 +340,7 @@ class NamedWorkerSystem(StaffingSystem):
 
     def __init__(self, model: StaffingModel) -> None:
         super().__init__(model)
-        cfg = model.cfg
-        rates = np.array(cfg.named.checkins_per_year.as_tuple())
-        with np.errstate(divide="ignore"):
-            interval = np.where(rates > 0, 365.0 / np.maximum(rates, 1e-12), np.inf)
-        self.checkin_interval_days = interval[model.people.need]
-        self.checkins = cfg.named.proactive_checkins and bool((rates > 0).any())
+        self._init_checkins(model.cfg.named.proactive_checkins)
         #: Who is served by a named worker (every person here; a subset in mixed systems).
         self.named_people = np.ones(model.people.n, dtype=bool)
 
@@ -295,16 +363,8 @@ class NamedWorkerSystem(StaffingSystem):
         people = self.model.people
         people.named_worker[:] = NO_ONE
         people.pending_since[:] = 0
-        self._first_checkin = self.model.streams.generator("named/first_checkin").random(people.n)
         self._schedule_first_checkins(np.arange(people.n), 0)
         self.allocate(0)
-
-    def _schedule_first_checkins(self, persons: np.ndarray, t: int) -> None:
-        """First check-in of ``persons`` somewhere in their first interval (spread, the same in every arm)."""
-        interval = self.checkin_interval_days[persons]
-        finite = np.isfinite(interval)
-        first = np.floor(self._first_checkin[persons] * np.where(finite, interval, 0)).astype(np.int64)
-        self.model.people.next_checkin[persons] = np.where(finite, t + first, NEVER)
 
     def allocate(self, t: int) -> None:
         """Give people in the pending tray (high need first, then longest waiting) to workers under the cap."""
@@ -379,9 +439,7 @@ class NamedWorkerSystem(StaffingSystem):
         """Proactive check-ins that are due, from each named worker's spare hours only."""
         model = self.model
         people, staff = model.people, model.staff
-        due = np.flatnonzero(
-            (people.next_checkin <= t) & (people.open_kind == 0) & model.active & (people.last_contact < t)
-        )
+        due = self._due_checkins(t)
         if due.size == 0:
             return
         own = people.named_worker[due]
@@ -390,13 +448,7 @@ class NamedWorkerSystem(StaffingSystem):
         due, own = due[ok], own[ok]
         if due.size == 0:
             return
-        due_order = np.argsort(-people.need[due], kind="stable")
-        model.offer(due[due_order], own[due_order], t, kind=CHECKIN, overrun=False)
-
-    def checked_in(self, persons: np.ndarray, t: int) -> None:
-        """The next check-in is one interval (by need level) after this one."""
-        interval = self.checkin_interval_days[persons]
-        self.model.people.next_checkin[persons] = t + np.ceil(interval).astype(np.int64)
+        model.offer(due, own, t, kind=CHECKIN, overrun=False)
 
     def crisis_responders(self, persons: np.ndarray, t: int) -> np.ndarray:
         """The named worker if in; else the cover worker (or anyone present) with the most hours left."""

@@ -10,20 +10,12 @@ from scipy import stats
 
 from sim.metrics import continuity, summarise
 from sim.model import StaffingModel
+from sim.params import Effects
 from tests.conftest import make_config
 
 NO_EFFECTS = tuple(
     f"effects.{key}=0"
-    for key in (
-        "retell_extra_frac",
-        "familiarity_quality_gain",
-        "call_confidence_gain",
-        "advocacy_admission_reduction",
-        "discharge_coordination_reduction",
-        "assessment_error_reduction",
-        "named_retention",
-        "prevention_admission_reduction",
-    )
+    for key in Effects.model_fields  # every effect, including ones added later
 )
 NOBODY_LEAVES_THE_COMMUNITY = (
     "crisis.p_admission=0",

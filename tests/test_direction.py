@@ -6,22 +6,14 @@ import itertools
 
 import pytest
 
+from sim.params import Effects
 from sim.runner import run_experiment
 from tests.conftest import make_config
 
 TEAM = ("team.people=300", "horizon_years=3", "warmup_years=1", "replicates=3")
 ALL_EFFECTS_OFF = tuple(
     f"effects.{key}=0"
-    for key in (
-        "retell_extra_frac",
-        "familiarity_quality_gain",
-        "call_confidence_gain",
-        "advocacy_admission_reduction",
-        "discharge_coordination_reduction",
-        "assessment_error_reduction",
-        "named_retention",
-        "prevention_admission_reduction",
-    )
+    for key in Effects.model_fields  # every effect, including ones added later
 )
 
 

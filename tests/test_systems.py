@@ -23,6 +23,7 @@ SYSTEM_CASES = {
     "named": (),
     "hybrid": ("hybrid.named_needs=[high]",),
     "switch": ("switch.day=120", "switch.allocation_weeks=6"),
+    "duty_calls": (),
 }
 
 
@@ -41,7 +42,7 @@ def identical(a: StaffingModel, b: StaffingModel) -> None:
 
 def test_every_registered_system_has_a_case_here() -> None:
     assert set(SYSTEM_CASES) <= set(SYSTEMS)
-    assert {"duty", "named", "hybrid", "switch"} <= set(SYSTEM_CASES)
+    assert {"duty", "named", "hybrid", "switch", "duty_calls"} <= set(SYSTEM_CASES)
 
 
 # Exact equalities -------------------------------------------------------------------------------

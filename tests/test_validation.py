@@ -13,7 +13,7 @@ import pytest
 from sim.costs import paired_business_case
 from sim.params import section_keys
 from sim.runner import run_experiment
-from sim.validation import ROLES, TARGETS, ratio_of_means_ci, render_markdown, validation_table
+from sim.validation import ROLES, TARGETS, ratio_of_means_ci, render_markdown, turnover_shrink, validation_table
 from tests.conftest import SMALL, make_config
 
 
@@ -27,14 +27,14 @@ def small_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_the_validation_table_builds_from_small_runs(small_runs: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     baseline, pilot = small_runs
-    table = validation_table(baseline, pilot)
+    table = validation_table(baseline, pilot, np.array([0.1, 0.2, 0.15]))
     assert list(table["metric"]) == [t.metric for t in TARGETS]
     assert set(table["role"]) == set(ROLES)
     turnover = table.set_index("metric").loc["turnover_per_year"]
     assert turnover["simulated_mean"] == pytest.approx(baseline["turnover_per_year"].mean())
     assert turnover["n"] == 3
     for _, row in table.iterrows():
-        if row.published_low < row.published_high:
+        if row.published_low < row.published_high < np.inf:
             assert row.agrees == (row.published_low <= row.simulated_mean <= row.published_high)
     roi = table.set_index("metric").loc["roi_per_gbp"]
     assert roi["simulated_mean"] == pytest.approx(pilot["roi_per_gbp"].mean())
@@ -45,6 +45,28 @@ def test_the_validation_table_builds_from_small_runs(small_runs: tuple[pd.DataFr
     for target in TARGETS:
         assert target.label in page
     assert len(validation_table(baseline, None)) == sum(t.scenario == "baseline" for t in TARGETS)
+    shrink = table.set_index("metric").loc["admissions_advantage_shrink"]
+    assert shrink["simulated_mean"] == pytest.approx(0.15)
+    assert shrink["agrees"]  # its whole interval is above 0
+    assert "above 0" in page
+
+
+def test_the_turnover_pattern_is_the_paired_change_in_the_advantage(
+    small_runs: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    def runs(advantage: list[float]) -> pd.DataFrame:
+        rows = []
+        for rep, gap in enumerate(advantage):
+            rows += [
+                {"arm": "duty", "replicate": rep, "admissions_per_100_person_years": 1.0 + rep},
+                {"arm": "named", "replicate": rep, "admissions_per_100_person_years": 1.0 + rep + gap},
+            ]
+        return pd.DataFrame(rows)
+
+    low, high = runs([-0.4, -0.5, -0.3]), runs([-0.1, -0.3, -0.2])
+    assert turnover_shrink(low, high) == pytest.approx([0.3, 0.2, 0.1])
+    table = validation_table(small_runs[0], None, -turnover_shrink(low, high))
+    assert not table.set_index("metric").loc["admissions_advantage_shrink", "agrees"]
 
 
 def test_calibration_inputs_and_validation_targets_are_kept_apart() -> None:
@@ -85,4 +107,4 @@ def test_the_validate_command_runs_both_experiments_and_writes_the_page(tmp_path
     # Run again: both runs are found finished and skipped, and the page is rebuilt.
     again = subprocess.run([*command, *small], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0
-    assert again.stdout.count("Already done") == 2
+    assert again.stdout.count("Already done") == 4
