@@ -239,7 +239,7 @@ class StaffingModel(mesa.Model):
         people = self.people
         rate = self.call_per_day + self.call_risk_per_day * people.risk
         gain = self.cfg.effects.call_confidence_gain
-        if gain:
+        if gain and (people.named_worker >= 0).any():  # nobody known by a named worker: nothing to gain
             rate *= 1.0 + gain * self.named_familiarity(slice(None), t)
         calls = np.flatnonzero((rate >= self._x_call.row(t)) & self.active & (people.open_kind != REACTIVE))
         people.open_kind[calls] = REACTIVE
