@@ -54,7 +54,9 @@ exceptions are the type-checking-only references from ``staffing`` and ``agents`
     - ``app_assets``: the page's front-end files. Depends on: nothing in ``sim``.
 """
 
+import hashlib
 import os
+from pathlib import Path
 
 #: The modules of ``sim`` by layer, lowest first (see above): each imports only from its own layer or
 #: lower ones, and every module is in exactly one layer.
@@ -77,3 +79,20 @@ os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 # Under `uv run`, Ray would ship the current folder to its workers as a new working directory and
 # start them with `uv run` again; the workers already share this environment, so keep them in it.
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+#: Modules with compiled (numba) code. Numba checks only a function's own file when it reuses compiled
+#: code, so its cache folder is named by the contents of all of them: any change compiles afresh, once
+#: per machine (not per process: the pool's workers and later runs load it).
+COMPILED_MODULES = ("contacts", "staffing", "model")
+
+
+def _compiled_digest() -> str:
+    digest = hashlib.sha256()
+    for name in COMPILED_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+if "NUMBA_CACHE_DIR" not in os.environ:
+    _cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ["NUMBA_CACHE_DIR"] = str(_cache_home / "named-worker-sim" / "numba" / _compiled_digest())

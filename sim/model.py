@@ -1,8 +1,9 @@
 """StaffingModel: one community team under one staffing system, one day per step.
 
-The daily schedule in ``step`` reads as the process list of docs/ODD.md. State lives in the arrays
-of ``People`` and ``Staff``; each process works on whole arrays, and per-event work touches only the
-people or posts with an event that day.
+The daily schedule in ``step`` reads as the process list of docs/ODD.md; each process is a compiled
+(numba) function in this file, working on the arrays of ``People`` and ``Staff``. ``run`` runs whole
+stretches of days in one compiled call (``run_days``, the same schedule), so a run costs arithmetic,
+not Python calls. Mesa agents are views onto the same arrays, step by step or after a run.
 """
 
 from __future__ import annotations
@@ -12,16 +13,72 @@ import math
 import mesa
 import numpy as np
 import pandas as pd
+from numba import njit
 from scipy.special import gammaincinv, ndtri
 
+from sim import staffing
 from sim.agents import Person, Worker
+from sim.contacts import (
+    ABSENT,
+    ADMISSIONS,
+    AGENCY_HEADCOUNT,
+    AGENCY_LEAVERS,
+    ASSESSMENTS,
+    BACKLOG,
+    BED_DAYS,
+    BREAKDOWNS,
+    CRISES,
+    DELAYED_DAYS,
+    DISCHARGES,
+    EMERGENCY_DAYS,
+    EV_ABSENCES,
+    EV_ADMISSIONS,
+    EV_AGENCY,
+    EV_ASSESSMENTS,
+    EV_CRISES,
+    EV_PLACEMENTS,
+    EV_VACANCIES,
+    FIRST_ADMISSIONS,
+    FTE_AGENCY,
+    FTE_AP,
+    FTE_SW,
+    HEADCOUNT,
+    HIRES,
+    INPATIENT_DAYS_SO_FAR,
+    INPATIENTS_OVER_2_YEARS,
+    INPATIENTS_OVER_10_YEARS,
+    LEAVERS,
+    MEAN_CASELOAD,
+    MEAN_STRESS,
+    N_ASSESS,
+    N_LIFE,
+    N_LOG,
+    N_SERIES,
+    N_STAYS,
+    PENDING,
+    READMISSIONS,
+    RESTRICTIVE_DAYS,
+    RESTRICTIVE_PLACEMENTS,
+    STAFF_CHANGED,
+    STAFF_N,
+    VACANT_FTE,
+    WRONG_FINDINGS,
+    Books,
+    Draws,
+    PeopleArrays,
+    Settings,
+    StaffArrays,
+    familiarity_lookup,
+    flush,
+    named_familiarity,
+    pairwise_sum,
+    respond,
+)
 from sim.params import Config
 from sim.population import (
     ADVANCED_PRACTITIONER,
     AGENCY,
-    CHECKIN,
     COMMUNITY,
-    CRISIS,
     INPATIENT,
     NO_ONE,
     REACTIVE,
@@ -32,7 +89,7 @@ from sim.population import (
     Staff,
     post_layout,
 )
-from sim.staffing import SYSTEMS, StaffingSystem
+from sim.staffing import SYSTEMS, Policy, StaffingSystem
 from sim.streams import Streams, exponential_hazard
 
 DAYS_PER_YEAR = 365
@@ -40,7 +97,8 @@ DAYS_PER_YEAR = 365
 #: over 10 years on the census day (a measurement definition, not a model parameter).
 CENSUS_LONG_STAY_DAYS = (2 * DAYS_PER_YEAR, 10 * DAYS_PER_YEAR)
 
-#: Daily team-level series recorded by every run (flows are counts that day, stocks are end-of-day values).
+#: Daily team-level series recorded by every run (flows are counts that day, stocks are end-of-day values),
+#: in the column order of ``sim.contacts`` (CRISES, ADMISSIONS, ...).
 SERIES = (
     "crises",
     "admissions",
@@ -83,12 +141,7 @@ SERIES = (
     "mean_caseload",
 )
 S = {name: i for i, name in enumerate(SERIES)}
-_KIND_SERIES = {
-    REVIEW: S["reviews"],
-    REACTIVE: S["reactive_contacts"],
-    CHECKIN: S["checkins"],
-    CRISIS: S["crisis_contacts"],
-}
+assert len(SERIES) == N_SERIES
 
 LOG_COLUMNS = ("person", "worker", "day", "kind", "hours", "wait", "familiarity")
 
@@ -96,6 +149,465 @@ LOG_COLUMNS = ("person", "worker", "day", "kind", "hours", "wait", "familiarity"
 def daily_probability(rate_per_year: np.ndarray | float) -> np.ndarray | float:
     """Chance of at least one event in a day at a yearly rate: 1 - exp(-rate / 365)."""
     return -np.expm1(-np.asarray(rate_per_year) / DAYS_PER_YEAR)
+
+
+# Processes (compiled) -----------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def start_day(W: StaffArrays, C: Settings, t: int) -> None:
+    """Each present worker's casework hours for today, less yesterday's over-run."""
+    for post in range(W.holder.size):
+        r = W.holder[post]
+        if r < 0:
+            continue
+        if W.absent_until[r] <= t:
+            W.hours_left[r] = C.casework_hours_per_day * W.fte[r] - W.debt[r]
+            W.debt[r] = 0.0
+        else:
+            W.hours_left[r] = 0.0
+        W.demand[r] = 0.0
+
+
+@njit(cache=True)
+def life(P: PeopleArrays, C: Settings, B: Books, D: Draws, t: int) -> None:
+    """Risk drifts up by need level; life events add a jump (drawn for everyone, so both arms match)."""
+    u = D.event[t - D.first_day]
+    k = B.counts[N_LIFE]
+    for p in range(P.risk.size):
+        risk = P.risk[p] + C.drift_per_day[p]
+        if u[p] < C.p_life_event:
+            risk += C.event_risk_jump
+            B.life_person[k] = p
+            B.life_day[k] = t
+            k += 1
+        P.risk[p] = min(risk, 1.0)
+    B.counts[N_LIFE] = k
+
+
+@njit(cache=True)
+def demand(P: PeopleArrays, C: Settings, D: Draws, t: int) -> None:
+    """Reactive calls (with call confidence in a known worker) and scheduled reviews open contacts."""
+    x = D.call[t - D.first_day]
+    gain = C.call_confidence_gain
+    known = False
+    if gain:  # nobody known by a named worker: nothing to gain
+        for p in range(P.risk.size):
+            if P.named_worker[p] >= 0:
+                known = True
+                break
+    for p in range(P.risk.size):
+        rate = C.call_per_day[p] + C.call_risk_per_day[p] * P.risk[p]
+        if known:
+            rate *= 1.0 + gain * named_familiarity(P, p, t, C.familiarity_fade_days)
+        if rate >= x[p] and P.active[p] and P.open_kind[p] != REACTIVE:
+            P.open_kind[p] = REACTIVE
+            P.open_since[p] = t
+        if P.next_review[p] <= t and P.open_kind[p] == 0 and P.active[p]:
+            P.open_kind[p] = REVIEW
+            P.open_since[p] = t
+
+
+@njit(cache=True)
+def crises(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
+    """Crises by risk; the responder's familiarity and recent contact lower escalation."""
+    x = D.crisis[t - D.first_day]
+    hit = np.zeros(P.risk.size, dtype=np.bool_)
+    for p in range(P.risk.size):
+        hazard = C.crisis_base_per_day + C.crisis_risk_per_day * P.risk[p]
+        if P.readmit_until[p] > t:  # discharged from hospital within the readmission window
+            hazard = hazard * C.readmission_crisis_multiplier
+        hit[p] = hazard >= x[p] and P.active[p]
+    persons = np.flatnonzero(hit)
+    if persons.size == 0:
+        return
+    B.daily[t, CRISES] += persons.size
+    responders = staffing.crisis_responders(P, W, Y, persons, t)
+    met = responders >= 0
+    fam = np.zeros(persons.size)
+    fam[met] = familiarity_lookup(P, persons[met], responders[met], t, C.familiarity_fade_days)[0]
+    m = persons.size
+    admit = np.zeros(m, dtype=np.bool_)
+    breakdown = np.zeros(m, dtype=np.bool_)
+    readmit = np.zeros(m, dtype=np.bool_)
+    for i in range(m):
+        p = persons[i]
+        recent = (t - P.last_contact[p]) <= C.prevention_window_days
+        escalation = (1 - C.advocacy_admission_reduction * fam[i]) * (
+            1 - C.prevention_admission_reduction if recent else 1.0
+        )
+        readmit[i] = t < P.readmit_until[p]
+        k = P.n_crises[p]
+        P.n_crises[p] = k + 1
+        _note_event(B, EV_CRISES, k + 1)
+        p_admit = min(1.0, C.p_admission * escalation * (C.readmission_multiplier if readmit[i] else 1.0))
+        admit[i] = D.admit[p, k] < p_admit
+        breakdown[i] = not admit[i] and D.breakdown[p, k] < min(1.0, C.p_breakdown * escalation)
+    if met.any():
+        respond(P, W, C, B, persons[met], responders[met], t)
+    for i in range(m):
+        p = persons[i]
+        P.risk[p] *= C.risk_after_frac
+        if not admit[i] and met[i] and P.fluctuating[p]:
+            a = B.counts[N_ASSESS]
+            B.assess_person[a] = p
+            B.assess_worker[a] = responders[i]
+            B.counts[N_ASSESS] = a + 1
+    if admit.any():
+        _admit(P, B, D, persons[admit], readmit[admit], t)
+    if breakdown.any():
+        _place(P, C, B, D, persons[breakdown], t, False)
+
+
+@njit(cache=True)
+def _admit(P: PeopleArrays, B: Books, D: Draws, persons: np.ndarray, readmit: np.ndarray, t: int) -> None:
+    """Hospital admission with a log-normal stay drawn from the person's k-th stay uniform."""
+    row = B.daily[t]
+    row[ADMISSIONS] += persons.size
+    for i in range(persons.size):
+        p = persons[i]
+        k = P.n_admissions[p]
+        P.n_admissions[p] = k + 1
+        _note_event(B, EV_ADMISSIONS, k + 1)
+        stay = D.stay[p, k]
+        n = B.counts[N_STAYS]
+        B.stays[n] = stay
+        B.counts[N_STAYS] = n + 1
+        if not P.ever_admitted[p]:
+            row[FIRST_ADMISSIONS] += 1
+        if readmit[i]:
+            row[READMISSIONS] += 1
+        P.ever_admitted[p] = True
+        P.admitted_day[p] = t
+        P.setting[p] = INPATIENT
+        P.setting_until[p] = t + stay
+        P.delayed[p] = False
+        P.restrictive[p] = False
+        P.open_kind[p] = 0
+        P.active[p] = False
+
+
+@njit(cache=True)
+def _place(P: PeopleArrays, C: Settings, B: Books, D: Draws, persons: np.ndarray, t: int, restrictive: bool) -> None:
+    """Residential placement (emergency after a breakdown, restrictive after a wrong finding)."""
+    mean = C.restrictive_stay_mean_days if restrictive else C.emergency_stay_mean_days
+    for p in persons:
+        k = P.n_placements[p]
+        P.n_placements[p] = k + 1
+        _note_event(B, EV_PLACEMENTS, k + 1)
+        days = max(1, np.int64(math.ceil(-mean * math.log1p(-D.placement[p, k]))))
+        P.setting[p] = RESIDENTIAL
+        P.setting_until[p] = t + days
+        P.restrictive[p] = restrictive
+    B.daily[t, RESTRICTIVE_PLACEMENTS if restrictive else BREAKDOWNS] += persons.size
+
+
+@njit(cache=True)
+def hospital_and_placements(P: PeopleArrays, C: Settings, B: Books, D: Draws, t: int) -> None:
+    """Stays end: a discharge may be delayed (less so with a known named worker); placements end."""
+    discharges = 0
+    for p in range(P.risk.size):
+        if P.setting_until[p] != t:
+            continue
+        if P.setting[p] == INPATIENT:
+            if not P.delayed[p]:
+                coordination = C.discharge_coordination_reduction * named_familiarity(
+                    P, p, t, C.familiarity_fade_days
+                )
+                k = P.n_admissions[p]  # the stay's draws: column k (column 0 for a stay under way on day 0)
+                if D.delayed[p, k] < C.p_delayed_discharge * (1 - coordination):
+                    extra = max(1, np.int64(math.ceil(-C.delay_mean_days * math.log1p(-D.delay_length[p, k]))))
+                    P.setting_until[p] = t + extra
+                    P.delayed[p] = True
+                    continue
+            P.setting[p] = COMMUNITY
+            P.setting_until[p] = NO_ONE
+            P.delayed[p] = False
+            P.risk[p] = C.discharge_risk
+            P.readmit_until[p] = t + C.readmission_window_days
+            P.next_review[p] = t + 1  # a review on return home
+            P.active[p] = True
+            discharges += 1
+        elif P.setting[p] == RESIDENTIAL:
+            P.setting[p] = COMMUNITY
+            P.setting_until[p] = NO_ONE
+            P.restrictive[p] = False
+            P.next_review[p] = t + 1
+    B.daily[t, DISCHARGES] += discharges
+
+
+@njit(cache=True)
+def capacity_assessments(P: PeopleArrays, C: Settings, B: Books, D: Draws, t: int) -> None:
+    """Assessments from today's reviews and crises; a wrong finding may mean a restrictive placement."""
+    n = B.counts[N_ASSESS]
+    if n == 0:
+        return
+    B.counts[N_ASSESS] = 0
+    persons = B.assess_person[:n].copy()
+    workers = B.assess_worker[:n].copy()
+    keep = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        keep[i] = P.setting[persons[i]] != INPATIENT
+    persons, workers = persons[keep], workers[keep]
+    m = persons.size
+    if m == 0:
+        return
+    fam = familiarity_lookup(P, persons, workers, t, C.familiarity_fade_days)[0]
+    k = P.n_assessments[persons]  # read before counting: a person assessed twice today reads one draw
+    for i in range(m):
+        P.n_assessments[persons[i]] = k[i] + 1
+        _note_event(B, EV_ASSESSMENTS, k[i] + 1)
+    restrictive = np.zeros(P.risk.size, dtype=np.bool_)
+    wrong_findings = 0
+    for i in range(m):
+        p = persons[i]
+        wrong = D.error[p, k[i]] < C.p_error * (1 - C.assessment_error_reduction * fam[i])
+        if wrong:
+            wrong_findings += 1
+            if D.restrictive[p, k[i]] < C.p_restrictive_given_error:
+                restrictive[p] = True
+    B.daily[t, ASSESSMENTS] += m
+    B.daily[t, WRONG_FINDINGS] += wrong_findings
+    placed = np.flatnonzero(restrictive)
+    if placed.size:
+        _place(P, C, B, D, placed, t, True)
+
+
+@njit(cache=True)
+def workforce(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
+    """Stress, absence, leaving (overload raises it, named practice lowers it), vacancies and arrivals."""
+    posts = np.flatnonzero(W.holder >= 0)
+    rows = W.holder[posts]
+    # Stress: smoothed (work done + work waiting) / capacity, on days at work.
+    open_persons = np.flatnonzero(P.open_kind > 0)
+    B.daily[t, BACKLOG] = open_persons.size
+    waiting = staffing.backlog_hours(P, W, C, Y, open_persons, t)
+    u_absence = D.absence[t - D.first_day]
+    u_leave = D.leave[t - D.first_day]
+    leaving = np.zeros(rows.size, dtype=np.bool_)
+    base = C.turnover_per_year * (1 - C.retention[t])
+    for i in range(rows.size):
+        r, post = rows[i], posts[i]
+        at_work = W.absent_until[r] <= t
+        if at_work:
+            load = (W.demand[r] + waiting[r]) / (C.casework_hours_per_day * W.fte[r])
+            W.stress[r] += C.stress_alpha * (load - W.stress[r])
+            W.debt[r] = max(0.0, -W.hours_left[r])
+            # Absence spells start tomorrow.
+            if u_absence[post] < C.p_absence_start:
+                k = W.n_absences[post]
+                W.n_absences[post] = k + 1
+                _note_event(B, EV_ABSENCES, k + 1)
+                spell = max(1.0, np.rint(-C.absence_spell_mean_days * math.log1p(-D.spell[post, k])))
+                W.absent_until[r] = t + 1 + np.int64(spell)
+        # Leaving.
+        overload = max(0.0, W.stress[r] - 1.0)
+        rate = (base if W.role[r] != AGENCY else C.agency_turnover_per_year) * (1 + C.stress_turnover_gain * overload)
+        leaving[i] = u_leave[post] < -math.expm1(-rate / DAYS_PER_YEAR)
+    for i in range(rows.size):
+        if leaving[i]:
+            _leave(P, W, C, B, D, rows[i], t)
+    # Arrivals: agency cover and permanent recruits due today.
+    for post in range(W.holder.size):
+        if W.agency_day[post] == t or W.hire_day[post] == t:
+            _arrive(P, W, B, post, t)
+
+
+@njit(cache=True)
+def _leave(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, row: int, t: int) -> None:
+    """A worker leaves: their post falls vacant and recruitment (and maybe agency cover) begins."""
+    post = W.post[row]
+    agency = W.role[row] == AGENCY
+    B.daily[t, AGENCY_LEAVERS if agency else LEAVERS] += 1
+    _end_worker(P, W, B, row, t)
+    if not agency:
+        k = W.n_vacancies[post]
+        W.n_vacancies[post] = k + 1
+        _note_event(B, EV_VACANCIES, k + 1)
+        # The post's k-th vacancy reads column k + 1 (as the array code before it did: column 0 is never read).
+        W.hire_day[post] = t + max(1, np.int64(math.ceil(D.lag[post, k + 1])))
+    # A vacant post may get an agency worker after the agency start lag, if the recruit is further off.
+    start = t + max(1, np.int64(math.ceil(C.agency_start_lag_days)))
+    if W.hire_day[post] <= start:
+        return
+    k = W.n_agency_draws[post]
+    W.n_agency_draws[post] = k + 1
+    _note_event(B, EV_AGENCY, k + 1)
+    if D.agency[post, k + 1] < C.agency_cover_frac:  # column k + 1, as for the recruitment lag
+        W.agency_day[post] = start
+
+
+@njit(cache=True)
+def _arrive(P: PeopleArrays, W: StaffArrays, B: Books, post: int, t: int) -> None:
+    """A recruit starts (relieving any agency worker), or agency cover starts in a vacant post."""
+    if W.hire_day[post] == t:
+        if W.holder[post] >= 0:  # the agency worker hands over to the recruit
+            _end_worker(P, W, B, W.holder[post], t)
+        W.hire_day[post] = NO_ONE
+        W.agency_day[post] = NO_ONE
+        _start_worker(W, B, post, W.post_role[post], t)
+        B.daily[t, HIRES] += 1
+    elif W.holder[post] < 0:
+        W.agency_day[post] = NO_ONE
+        _start_worker(W, B, post, AGENCY, t)
+
+
+@njit(cache=True)
+def _start_worker(W: StaffArrays, B: Books, post: int, role: int, t: int) -> None:
+    row = B.counts[STAFF_N]
+    B.counts[STAFF_N] = row + 1
+    B.counts[STAFF_CHANGED] = 1
+    W.post[row] = post
+    W.role[row] = role
+    W.fte[row] = W.post_fte[post]
+    W.start_day[row] = t
+    W.end_day[row] = NO_ONE
+    W.holder[post] = row
+    W.absent_until[row] = 0
+    W.stress[row] = 0.0
+    W.caseload[row] = 0
+
+
+@njit(cache=True)
+def _end_worker(P: PeopleArrays, W: StaffArrays, B: Books, row: int, t: int) -> None:
+    W.end_day[row] = t
+    B.counts[STAFF_CHANGED] = 1
+    W.holder[W.post[row]] = NO_ONE
+    staffing.worker_left(P, W, row, t)
+
+
+@njit(cache=True)
+def account(P: PeopleArrays, W: StaffArrays, B: Books, Y: Policy, t: int) -> None:
+    """End-of-day stocks: beds, placements, staffing, stress and caseload."""
+    row = B.daily[t]
+    inpatients = residential = restrictive = delayed = over_2 = over_10 = 0
+    so_far_total = 0
+    for p in range(P.risk.size):
+        if P.setting[p] == INPATIENT:  # the census: how long each inpatient has been in hospital so far
+            inpatients += 1
+            so_far = t - P.admitted_day[p]
+            over_2 += so_far > 2 * DAYS_PER_YEAR
+            over_10 += so_far > 10 * DAYS_PER_YEAR
+            so_far_total += so_far
+        elif P.setting[p] == RESIDENTIAL:
+            residential += 1
+        restrictive += P.restrictive[p]
+        delayed += P.delayed[p]
+    row[BED_DAYS] = inpatients
+    if inpatients:
+        row[INPATIENTS_OVER_2_YEARS] = over_2
+        row[INPATIENTS_OVER_10_YEARS] = over_10
+        row[INPATIENT_DAYS_SO_FAR] = so_far_total
+    row[DELAYED_DAYS] = delayed
+    row[RESTRICTIVE_DAYS] = restrictive
+    row[EMERGENCY_DAYS] = residential - restrictive
+    rows = W.holder[W.holder >= 0]
+    stocks = B.staff_stocks
+    if B.counts[STAFF_CHANGED]:  # staffing stocks change only when someone starts or leaves
+        agency = W.role[rows] == AGENCY
+        fte = W.fte[rows]
+        post_role = W.post_role[W.post[rows]]
+        stocks[0] = rows.size - np.count_nonzero(agency)
+        stocks[1] = np.count_nonzero(agency)
+        stocks[2] = pairwise_sum(fte[post_role == SOCIAL_WORKER])
+        stocks[3] = pairwise_sum(fte[post_role == ADVANCED_PRACTITIONER])
+        stocks[4] = pairwise_sum(fte[agency])
+        stocks[5] = pairwise_sum(W.post_fte[W.post_open_day <= t]) - pairwise_sum(fte[~agency])  # no permanent holder
+        B.counts[STAFF_CHANGED] = 0
+    row[HEADCOUNT] = stocks[0]
+    row[AGENCY_HEADCOUNT] = stocks[1]
+    row[FTE_SW] = stocks[2]
+    row[FTE_AP] = stocks[3]
+    row[FTE_AGENCY] = stocks[4]
+    row[VACANT_FTE] = stocks[5]
+    absent = 0
+    caseload = 0
+    n_sw = 0
+    for r in rows:
+        absent += W.absent_until[r] > t
+        if W.post_role[W.post[r]] == SOCIAL_WORKER:
+            caseload += W.caseload[r]
+            n_sw += 1
+    row[ABSENT] = absent
+    row[MEAN_STRESS] = pairwise_sum(W.stress[rows]) / rows.size if rows.size else 0.0
+    row[PENDING] = staffing.pending(P, Y)
+    row[MEAN_CASELOAD] = caseload / n_sw if n_sw else 0.0
+
+
+@njit(cache=True)
+def _note_event(B: Books, counter: int, count: int) -> None:
+    """Keep the largest event count per counter, so Python can add random columns before they run out."""
+    if count > B.max_events[counter]:
+        B.max_events[counter] = count
+
+
+# A day and a run of days (compiled) --------------------------------------------------------------
+
+
+@njit(cache=True)
+def day(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
+    """One day in the order of docs/ODD.md section 3 (the same list as ``StaffingModel.step``)."""
+    start_day(W, C, t)
+    life(P, C, B, D, t)
+    demand(P, C, D, t)
+    staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
+    flush(P, C, B, t)
+    crises(P, W, C, B, D, Y, t)
+    hospital_and_placements(P, C, B, D, t)
+    capacity_assessments(P, C, B, D, t)
+    workforce(P, W, C, B, D, Y, t)
+    account(P, W, B, Y, t)
+
+
+@njit(cache=True)
+def has_room(P: PeopleArrays, W: StaffArrays, B: Books, D: Draws) -> bool:
+    """Whether the logs, worker rows and per-event random columns can take one more day."""
+    n = P.risk.size
+    if B.counts[N_LOG] + 3 * n + 8 > B.log_person.size:
+        return False
+    if B.counts[N_LIFE] + n > B.life_person.size or B.counts[N_STAYS] + n > B.stays.size:
+        return False
+    if B.counts[STAFF_N] + 2 * W.holder.size > W.post.size:
+        return False
+    widths = (
+        D.admit.shape[1],
+        D.stay.shape[1],
+        D.placement.shape[1],
+        D.error.shape[1],
+        D.spell.shape[1],
+        D.lag.shape[1],
+        D.agency.shape[1],
+    )
+    for counter in range(7):
+        if B.max_events[counter] + 3 > widths[counter]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def run_days(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t0: int, t1: int) -> int:
+    """Days ``t0 .. t1 - 1`` in one call; stops early (returning the next day) when more room is needed."""
+    for t in range(t0, t1):
+        if not has_room(P, W, B, D):
+            return t
+        day(P, W, C, B, D, Y, t)
+    return t1
+
+
+#: Per-event random columns: (stream name, counter in ``Books.max_events``, ``Draws`` field, per post?).
+EVENT_STREAMS = (
+    ("crisis/admission", EV_CRISES, "admit", False),
+    ("crisis/breakdown", EV_CRISES, "breakdown", False),
+    ("hospital/stay", EV_ADMISSIONS, "stay", False),
+    ("hospital/delayed", EV_ADMISSIONS, "delayed", False),
+    ("hospital/delay_length", EV_ADMISSIONS, "delay_length", False),
+    ("placement/length", EV_PLACEMENTS, "placement", False),
+    ("assessment/error", EV_ASSESSMENTS, "error", False),
+    ("assessment/restrictive", EV_ASSESSMENTS, "restrictive", False),
+    ("workforce/absence_spell", EV_ABSENCES, "spell", True),
+    ("workforce/recruitment_lag", EV_VACANCIES, "lag", True),
+    ("workforce/agency_cover", EV_AGENCY, "agency", True),
+)
 
 
 class StaffingModel(mesa.Model):
@@ -128,23 +640,6 @@ class StaffingModel(mesa.Model):
         # Per-post random streams are as wide as the largest post layout of any registered system, so every
         # arm reads the same numbers for the same post (common random numbers across arms).
         n_stream_posts = max(len(post_layout(cfg, s.extra_fte(cfg))[0]) for s in SYSTEMS.values())
-
-        c, h, w = cfg.contacts, cfg.hospital, cfg.workforce
-        need = people.need
-        self.base_hours = np.array([0.0, c.hours.review, c.hours.reactive, c.hours.checkin, c.hours.crisis])
-        self.comm_mult = np.where(people.communication, c.communication_retell_multiplier, 1.0)
-        self.drift_per_day = np.array(cfg.life.risk_drift_per_year.as_tuple())[need] / DAYS_PER_YEAR
-        self.call_per_day = np.array(c.reactive_per_year.as_tuple())[need] / DAYS_PER_YEAR
-        self.call_risk_per_day = self.call_per_day * c.reactive_risk_gain
-        self.crisis_base_per_day = cfg.crisis.base_per_year / DAYS_PER_YEAR
-        self.crisis_risk_per_day = cfg.crisis.risk_per_year / DAYS_PER_YEAR
-        self.stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
-        self.p_absence_start = w.absence_frac / (w.absence_spell_mean_days * (1 - w.absence_frac))
-        self.stress_alpha = -math.expm1(-1 / w.stress_smoothing_days)
-        # Leaving rate by worker role (social worker, advanced practitioner, agency), per year; the
-        # staffing system's retention (``retention(t)``) cuts the permanent staff's.
-        self._retention = 0.0
-        self.leave_rate = np.array([w.turnover_per_year, w.turnover_per_year, w.agency_turnover_per_year])
         self.active = people.setting != INPATIENT  # people who live outside hospital today
 
         # Common random numbers: by (person or post, day) or by (person or post, k-th event).
@@ -154,528 +649,241 @@ class StaffingModel(mesa.Model):
         self._x_crisis = s.daily("crisis/onset", n, transform=exponential_hazard)
         self._u_absence = s.daily("workforce/absence", n_stream_posts)
         self._u_leave = s.daily("workforce/leave", n_stream_posts)
-        self._u_admit = s.per_event("crisis/admission", n)
-        self._u_breakdown = s.per_event("crisis/breakdown", n)
-        self._u_stay = s.per_event("hospital/stay", n)
-        self._u_delayed = s.per_event("hospital/delayed", n)
-        self._u_delay_length = s.per_event("hospital/delay_length", n)
-        self._u_placement = s.per_event("placement/length", n)
-        self._u_error = s.per_event("assessment/error", n)
-        self._u_restrictive = s.per_event("assessment/restrictive", n)
-        self._u_spell = s.per_event("workforce/absence_spell", n_stream_posts)
-        self._u_lag = s.per_event("workforce/recruitment_lag", n_stream_posts)
-        self._u_agency = s.per_event("workforce/agency_cover", n_stream_posts)
-        self.p_life_event = float(daily_probability(cfg.life.events_per_year))
+        self._rota = s.daily("staffing/rota", 1)
+        self._events = {name: s.per_event(name, n_stream_posts if by_post else n) for name, _, _, by_post in EVENT_STREAMS}
+        self._event_blocks = dict.fromkeys(self._events, 0)
 
         self.daily = np.zeros((self.total_days, len(SERIES)))
-        self._row = self.daily[0]
-        self._log: list[tuple[np.ndarray, ...]] = []
-        self._log_frame: pd.DataFrame | None = None
-        self._served_today: list[tuple[np.ndarray, ...]] = []
-        self._to_assess: list[tuple[np.ndarray, np.ndarray]] = []
-        self.stays: list[np.ndarray] = []  # clinical stay lengths drawn at admission (days)
-        self.life_events: list[np.ndarray] = []  # people with a life event, one array per day
+        self.settings = self._settings(cfg)
+        self.books = self._new_books(cfg)
+        self._draws: Draws | None = None
+        self._refresh_arrays()
 
         self.person_agents = [Person(self, row) for row in range(n)]
         self._worker_agents: dict[int, Worker] = {}
-        self._staff_changed = True
         for post in range(self.staff.n_posts):
             if open_day[post] <= 0:
-                self._start_worker(post, int(self.staff.post_role[post]), 0)
+                self._start_worker(post, int(self.staff.post_role[post]))
             else:  # a post a staffing system adds later: recruited to start on its day
                 self.staff.hire_day[post] = open_day[post]
+        self._refresh_arrays()
+        self.books.counts[STAFF_N] = self.staff.n
         self._seed_inpatients()
         self.system: StaffingSystem = system(self)
+        self.books.checkin_interval[:] = self.system.checkin_interval_days
+        self.policy = self.system.policy()
         self.system.setup()
+        self.settings.retention[:] = [self.system.retention(t) for t in range(self.total_days)]
 
     # Mesa schedule --------------------------------------------------------------------------
 
     def step(self) -> None:
-        """One day, in the order of DESIGN.md section 2."""
+        """One day, in the order of docs/ODD.md section 3 (each process compiled; ``day`` is the same list)."""
         t = self.day
-        self._row = self.daily[t]
-        self._start_day(t)
-        self._life(t)
-        self._demand(t)
-        self.system.serve(t)  # allocation and service
-        self.flush(t)
-        self._crises(t)
-        self._hospital_and_placements(t)
-        self._capacity_assessments(t)
-        self._workforce(t)
-        self._account(t)
-        self.day += 1
-        if self.day >= self.total_days:
-            self.running = False
+        if t >= self.total_days:
+            return
+        P, W, C, B, D, Y = self._prepare(t)
+        start_day(W, C, t)
+        life(P, C, B, D, t)
+        demand(P, C, D, t)
+        staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
+        flush(P, C, B, t)
+        crises(P, W, C, B, D, Y, t)
+        hospital_and_placements(P, C, B, D, t)
+        capacity_assessments(P, C, B, D, t)
+        workforce(P, W, C, B, D, Y, t)
+        account(P, W, B, Y, t)
+        self._finish(t + 1)
 
     def run(self) -> StaffingModel:
-        """Run the warm-up and the measured horizon."""
-        self.run_until(self.total_days)
+        """Run the warm-up and the measured horizon (whole years per compiled call)."""
+        start = self.day
+        while self.day < self.total_days:
+            t = self.day
+            block_end = (t // self._u_event.block_days + 1) * self._u_event.block_days
+            reached = run_days(*self._prepare(t), t, min(self.total_days, block_end))
+            self._finish(reached)
+        # Mesa's clock, as if each day had been a step.
+        self.steps += self.day - start
+        self.time = float(self.day)
         return self
 
-    # Processes -----------------------------------------------------------------------------
+    # Compiled state -------------------------------------------------------------------------
 
-    def _start_day(self, t: int) -> None:
-        """Each present worker's casework hours for today, less yesterday's over-run."""
+    def _prepare(self, t: int) -> tuple[PeopleArrays, StaffArrays, Settings, Books, Draws, Policy]:
+        """The arrays for compiled code from day ``t``: random blocks that cover it, room for one more day."""
+        block_days = self._u_event.block_days
+        if self._draws is None or not (self._draws.first_day <= t < self._draws.first_day + block_days):
+            self._draws = self._new_draws(t // block_days)
+        while not has_room(self.people_arrays, self.staff_arrays, self.books, self._draws):
+            self._make_room()
+        return self.people_arrays, self.staff_arrays, self.settings, self.books, self._draws, self.policy
+
+    def _finish(self, reached: int) -> None:
+        """After compiled days: the clock, the worker count and the Mesa worker agents."""
+        self.day = reached
+        if self.day >= self.total_days:
+            self.running = False
         st = self.staff
-        rows = st.in_post()
-        present = st.absent_until[rows] <= t
-        capacity = self.cfg.workforce.casework_hours_per_day * st.fte[rows]
-        st.hours_left[rows] = np.where(present, capacity - st.debt[rows], 0.0)
-        st.debt[rows] = np.where(present, 0.0, st.debt[rows])
-        st.demand[rows] = 0.0
+        new = int(self.books.counts[STAFF_N])
+        for row in range(st.n, new):
+            self._worker_agents[row] = Worker(self, row)
+        st.n = new
+        for row in [r for r in self._worker_agents if st.end_day[r] != NO_ONE]:
+            self._worker_agents.pop(row).remove()
 
-    def _life(self, t: int) -> None:
-        """Risk drifts up by need level; life events add a jump (drawn for everyone, so both arms match)."""
-        people = self.people
-        people.risk += self.drift_per_day
-        events = np.flatnonzero(self._u_event.row(t) < self.p_life_event)
-        self.life_events.append(events)
-        people.risk[events] += self.cfg.life.event_risk_jump
-        np.minimum(people.risk, 1.0, out=people.risk)
+    def _refresh_arrays(self) -> None:
+        people, st = self.people, self.staff
+        self.people_arrays = PeopleArrays(**{f: getattr(people, f) for f in PeopleArrays._fields if f != "active"}, active=self.active)
+        self.staff_arrays = StaffArrays(**{f: getattr(st, f) for f in StaffArrays._fields})
 
-    def _demand(self, t: int) -> None:
-        """Reactive calls (with call confidence in a known worker) and scheduled reviews open contacts."""
-        people = self.people
-        rate = self.call_per_day + self.call_risk_per_day * people.risk
-        gain = self.cfg.effects.call_confidence_gain
-        if gain and (people.named_worker >= 0).any():  # nobody known by a named worker: nothing to gain
-            rate *= 1.0 + gain * self.named_familiarity(slice(None), t)
-        calls = np.flatnonzero((rate >= self._x_call.row(t)) & self.active & (people.open_kind != REACTIVE))
-        people.open_kind[calls] = REACTIVE
-        people.open_since[calls] = t
-        reviews = np.flatnonzero((people.next_review <= t) & (people.open_kind == 0) & self.active)
-        people.open_kind[reviews] = REVIEW
-        people.open_since[reviews] = t
+    def _make_room(self) -> None:
+        """Double what is about to run out (logs, worker rows) or add a block of per-event random columns."""
+        B, n = self.books, self.people.n
+        grow = {}
+        if B.counts[N_LOG] + 3 * n + 8 > B.log_person.size:
+            grow.update({f: _doubled(getattr(B, f)) for f in B._fields if f.startswith("log_")})
+        if B.counts[N_LIFE] + n > B.life_person.size:
+            grow.update(life_person=_doubled(B.life_person), life_day=_doubled(B.life_day))
+        if B.counts[N_STAYS] + n > B.stays.size:
+            grow.update(stays=_doubled(B.stays))
+        if grow:
+            self.books = B._replace(**grow)
+        if B.counts[STAFF_N] + 2 * self.staff.n_posts > self.staff.post.size:
+            self.staff.grow()
+            self._refresh_arrays()
+        for name, counter, _, _ in EVENT_STREAMS:
+            if B.max_events[counter] + 3 > self._events[name].per_block * self._event_blocks[name]:
+                self._event_blocks[name] += 1
+                self._draws = None
+        if self._draws is None:
+            self._draws = self._new_draws(self.day // self._u_event.block_days)
 
-    def _crises(self, t: int) -> None:
-        """Crises by risk; the responder's familiarity and recent contact lower escalation."""
-        people, cfg, e = self.people, self.cfg, self.cfg.effects
-        hazard = self.crisis_base_per_day + self.crisis_risk_per_day * people.risk
-        fragile = people.readmit_until > t  # discharged from hospital within the readmission window
-        if fragile.any():
-            hazard = np.where(fragile, hazard * cfg.hospital.readmission_crisis_multiplier, hazard)
-        hit = (hazard >= self._x_crisis.row(t)) & self.active
-        persons = np.flatnonzero(hit)
-        if persons.size == 0:
-            return
-        self._row[S["crises"]] += persons.size
-        responders = self.system.crisis_responders(persons, t)
-        met = responders >= 0
-        fam = np.zeros(persons.size)
-        fam[met] = self.familiarity_lookup(persons[met], responders[met], t)[0]
-        recent = (t - people.last_contact[persons]) <= cfg.crisis.prevention_window_days
-        escalation = (1 - e.advocacy_admission_reduction * fam) * np.where(
-            recent, 1 - e.prevention_admission_reduction, 1.0
+    def _new_draws(self, block: int) -> Draws:
+        """Random numbers for compiled code: the daily block ``block`` and the per-event columns so far."""
+        h, w = self.cfg.hospital, self.cfg.workforce
+        columns = {}
+        for name, _, field, _ in EVENT_STREAMS:
+            self._event_blocks[name] = max(1, self._event_blocks[name])
+            columns[field] = self._events[name].columns(self._event_blocks[name])
+        # A stay under way on day 0 (seeded inpatients, admission count 0) reads the draw before the first
+        # column (the last of block -1): column 0 here, so stay k's draws are column k + 1.
+        for field, name in (("delayed", "hospital/delayed"), ("delay_length", "hospital/delay_length")):
+            before = self._events[name]._block(-1)[:, -1:]
+            columns[field] = np.concatenate((before, columns[field]), axis=1)
+        stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
+        columns["stay"] = np.maximum(1, np.rint(np.exp(stay_mu + h.stay_sigma * ndtri(columns["stay"])))).astype(np.int64)
+        shape = w.recruitment_lag_shape
+        columns["lag"] = w.recruitment_lag_days / shape * gammaincinv(shape, columns["lag"])
+        return Draws(
+            first_day=block * self._u_event.block_days,
+            event=self._u_event.block(block),
+            call=self._x_call.block(block),
+            crisis=self._x_crisis.block(block),
+            absence=self._u_absence.block(block),
+            leave=self._u_leave.block(block),
+            rota=self._rota.block(block),
+            **columns,
         )
-        readmit = t < people.readmit_until[persons]
-        k = people.n_crises[persons]
-        people.n_crises[persons] += 1
-        p_admit = np.minimum(
-            1.0, cfg.crisis.p_admission * escalation * np.where(readmit, cfg.hospital.readmission_multiplier, 1.0)
+
+    def _settings(self, cfg: Config) -> Settings:
+        """The processes' parameters in per-day units, and the per-person rates by need level."""
+        c, h, w, e, cr, a, p = cfg.contacts, cfg.hospital, cfg.workforce, cfg.effects, cfg.crisis, cfg.assessment, cfg.placement
+        need = self.people.need
+        return Settings(
+            casework_hours_per_day=w.casework_hours_per_day,
+            p_life_event=float(daily_probability(cfg.life.events_per_year)),
+            event_risk_jump=cfg.life.event_risk_jump,
+            call_confidence_gain=e.call_confidence_gain,
+            crisis_base_per_day=cr.base_per_year / DAYS_PER_YEAR,
+            crisis_risk_per_day=cr.risk_per_year / DAYS_PER_YEAR,
+            readmission_crisis_multiplier=h.readmission_crisis_multiplier,
+            prevention_window_days=int(cr.prevention_window_days),
+            advocacy_admission_reduction=e.advocacy_admission_reduction,
+            prevention_admission_reduction=e.prevention_admission_reduction,
+            p_admission=cr.p_admission,
+            readmission_multiplier=h.readmission_multiplier,
+            p_breakdown=cr.p_breakdown,
+            risk_after_frac=cr.risk_after_frac,
+            emergency_stay_mean_days=p.emergency_stay_mean_days,
+            restrictive_stay_mean_days=p.restrictive_stay_mean_days,
+            discharge_coordination_reduction=e.discharge_coordination_reduction,
+            p_delayed_discharge=h.p_delayed_discharge,
+            delay_mean_days=h.delay_mean_days,
+            discharge_risk=h.discharge_risk,
+            readmission_window_days=int(h.readmission_window_days),
+            p_error=a.p_error,
+            assessment_error_reduction=e.assessment_error_reduction,
+            p_restrictive_given_error=a.p_restrictive_given_error,
+            stress_alpha=-math.expm1(-1 / w.stress_smoothing_days),
+            p_absence_start=w.absence_frac / (w.absence_spell_mean_days * (1 - w.absence_frac)),
+            absence_spell_mean_days=w.absence_spell_mean_days,
+            stress_turnover_gain=w.stress_turnover_gain,
+            turnover_per_year=w.turnover_per_year,
+            agency_turnover_per_year=w.agency_turnover_per_year,
+            agency_start_lag_days=w.agency_start_lag_days,
+            agency_cover_frac=w.agency_cover_frac,
+            quality_base=c.quality_base,
+            familiarity_quality_gain=e.familiarity_quality_gain,
+            quality_wait_loss_per_day=c.quality_wait_loss_per_day,
+            risk_reduction=c.risk_reduction,
+            unfamiliar_detection_loss=e.unfamiliar_detection_loss,
+            review_interval_days=int(c.review_interval_days),
+            retell_familiarity_threshold=c.retell_familiarity_threshold,
+            retell_extra_frac=e.retell_extra_frac,
+            familiarity_fade_days=c.familiarity_fade_days,
+            familiarity_learning_frac=c.familiarity_learning_frac,
+            base_hours=np.array([0.0, c.hours.review, c.hours.reactive, c.hours.checkin, c.hours.crisis]),
+            comm_mult=np.where(self.people.communication, c.communication_retell_multiplier, 1.0),
+            drift_per_day=np.array(cfg.life.risk_drift_per_year.as_tuple())[need] / DAYS_PER_YEAR,
+            call_per_day=(call := np.array(c.reactive_per_year.as_tuple())[need] / DAYS_PER_YEAR),
+            call_risk_per_day=call * c.reactive_risk_gain,
+            retention=np.zeros(self.total_days),
         )
-        admit = self._u_admit.take(persons, k) < p_admit
-        breakdown = ~admit & (self._u_breakdown.take(persons, k) < np.minimum(1.0, cfg.crisis.p_breakdown * escalation))
-        if met.any():
-            self._respond(persons[met], responders[met], t)
-        people.risk[persons] *= cfg.crisis.risk_after_frac
-        assess = ~admit & met & people.fluctuating[persons]
-        if assess.any():
-            self._to_assess.append((persons[assess], responders[assess]))
-        if admit.any():
-            self._admit(persons[admit], readmit[admit], t)
-        if breakdown.any():
-            self._place(persons[breakdown], t, restrictive=False)
 
-    def _respond(self, persons: np.ndarray, workers: np.ndarray, t: int) -> None:
-        """A crisis response is a contact: it costs hours (over-run allowed) and builds familiarity."""
-        fam, slot, has = self.familiarity_lookup(persons, workers, t)
-        kinds = np.full(persons.size, CRISIS, dtype=np.int8)
-        hours = self._hours(persons, kinds, fam)
+    def _new_books(self, cfg: Config) -> Books:
+        """Empty logs (sized for a typical run; doubled when they fill), today's buffers and counters."""
+        n = self.people.n
+        years = max(1.0, self.total_days / DAYS_PER_YEAR)
+        log = int(n * years * 12) + 3 * n + 64
+        events = int(n * years) + n + 64
+        counts = np.zeros(7, dtype=np.int64)
+        counts[STAFF_CHANGED] = 1
+        return Books(
+            daily=self.daily,
+            log_person=np.zeros(log, dtype=np.int64),
+            log_worker=np.zeros(log, dtype=np.int64),
+            log_day=np.zeros(log, dtype=np.int64),
+            log_kind=np.zeros(log, dtype=np.int8),
+            log_hours=np.zeros(log),
+            log_wait=np.zeros(log, dtype=np.int64),
+            log_fam=np.zeros(log),
+            stays=np.zeros(max(64, n), dtype=np.int64),
+            life_person=np.zeros(events, dtype=np.int64),
+            life_day=np.zeros(events, dtype=np.int64),
+            served_person=np.zeros(2 * n + 8, dtype=np.int64),
+            served_worker=np.zeros(2 * n + 8, dtype=np.int64),
+            served_kind=np.zeros(2 * n + 8, dtype=np.int64),
+            served_hours=np.zeros(2 * n + 8),
+            served_fam=np.zeros(2 * n + 8),
+            served_slot=np.zeros(2 * n + 8, dtype=np.int64),
+            served_has=np.zeros(2 * n + 8, dtype=np.bool_),
+            assess_person=np.zeros(2 * n + 8, dtype=np.int64),
+            assess_worker=np.zeros(2 * n + 8, dtype=np.int64),
+            counts=counts,
+            max_events=np.zeros(7, dtype=np.int64),
+            staff_stocks=np.zeros(6),
+            checkin_interval=np.full(n, np.inf),
+        )
+
+    def _start_worker(self, post: int, role: int) -> None:
+        """A worker in post before day 0."""
         st = self.staff
-        spent = np.bincount(workers, weights=hours, minlength=st.n)
-        st.hours_left[: st.n] -= spent
-        st.demand[: st.n] += spent
-        self._serve(persons, workers, kinds, hours, fam, slot, has, t)
-
-    def _admit(self, persons: np.ndarray, readmit: np.ndarray, t: int) -> None:
-        """Hospital admission with a log-normal stay drawn from the person's k-th stay uniform."""
-        people, h = self.people, self.cfg.hospital
-        k = people.n_admissions[persons]
-        people.n_admissions[persons] += 1
-        u = self._u_stay.take(persons, k)
-        stay = np.maximum(1, np.rint(np.exp(self.stay_mu + h.stay_sigma * ndtri(u)))).astype(np.int64)
-        self.stays.append(stay)
-        row = self._row
-        row[S["admissions"]] += persons.size
-        row[S["first_admissions"]] += np.count_nonzero(~people.ever_admitted[persons])
-        row[S["readmissions"]] += np.count_nonzero(readmit)
-        people.ever_admitted[persons] = True
-        people.admitted_day[persons] = t
-        people.setting[persons] = INPATIENT
-        people.setting_until[persons] = t + stay
-        people.delayed[persons] = False
-        people.restrictive[persons] = False
-        people.open_kind[persons] = 0
-        self.active[persons] = False
-
-    def _place(self, persons: np.ndarray, t: int, restrictive: bool) -> None:
-        """Residential placement (emergency after a breakdown, restrictive after a wrong finding)."""
-        people, p = self.people, self.cfg.placement
-        k = people.n_placements[persons]
-        people.n_placements[persons] += 1
-        mean = p.restrictive_stay_mean_days if restrictive else p.emergency_stay_mean_days
-        days = np.maximum(1, np.ceil(-mean * np.log1p(-self._u_placement.take(persons, k)))).astype(np.int64)
-        people.setting[persons] = RESIDENTIAL
-        people.setting_until[persons] = t + days
-        people.restrictive[persons] = restrictive
-        self._row[S["restrictive_placements" if restrictive else "breakdowns"]] += persons.size
-
-    def _hospital_and_placements(self, t: int) -> None:
-        """Stays end: a discharge may be delayed (less so with a known named worker); placements end."""
-        people, h = self.people, self.cfg.hospital
-        due = np.flatnonzero(people.setting_until == t)
-        if due.size == 0:
-            return
-        inpatients = due[people.setting[due] == INPATIENT]
-        was_delayed = people.delayed[inpatients]
-        first = inpatients[~was_delayed]
-        leaving = [inpatients[was_delayed]]
-        if first.size:
-            coordination = self.cfg.effects.discharge_coordination_reduction * self.named_familiarity(first, t)
-            k = people.n_admissions[first] - 1
-            delay = self._u_delayed.take(first, k) < h.p_delayed_discharge * (1 - coordination)
-            extra = np.maximum(1, np.ceil(-h.delay_mean_days * np.log1p(-self._u_delay_length.take(first, k))))
-            people.setting_until[first[delay]] = t + extra[delay].astype(np.int64)
-            people.delayed[first[delay]] = True
-            leaving.append(first[~delay])
-        discharged = np.concatenate(leaving)
-        if discharged.size:
-            people.setting[discharged] = COMMUNITY
-            people.setting_until[discharged] = NO_ONE
-            people.delayed[discharged] = False
-            people.risk[discharged] = h.discharge_risk
-            people.readmit_until[discharged] = t + h.readmission_window_days
-            people.next_review[discharged] = t + 1  # a review on return home
-            self.active[discharged] = True
-            self._row[S["discharges"]] += discharged.size
-        ended = due[people.setting[due] == RESIDENTIAL]
-        if ended.size:
-            people.setting[ended] = COMMUNITY
-            people.setting_until[ended] = NO_ONE
-            people.restrictive[ended] = False
-            people.next_review[ended] = t + 1
-
-    def _capacity_assessments(self, t: int) -> None:
-        """Assessments from today's reviews and crises; a wrong finding may mean a restrictive placement."""
-        if not self._to_assess:
-            return
-        persons = np.concatenate([p for p, _ in self._to_assess])
-        workers = np.concatenate([w for _, w in self._to_assess])
-        self._to_assess.clear()
-        keep = self.people.setting[persons] != INPATIENT
-        persons, workers = persons[keep], workers[keep]
-        if persons.size == 0:
-            return
-        a, people = self.cfg.assessment, self.people
-        fam = self.familiarity_lookup(persons, workers, t)[0]
-        k = people.n_assessments[persons]
-        people.n_assessments[persons] += 1
-        wrong = self._u_error.take(persons, k) < a.p_error * (1 - self.cfg.effects.assessment_error_reduction * fam)
-        restrictive = wrong & (self._u_restrictive.take(persons, k) < a.p_restrictive_given_error)
-        self._row[S["assessments"]] += persons.size
-        self._row[S["wrong_findings"]] += np.count_nonzero(wrong)
-        if restrictive.any():
-            self._place(np.unique(persons[restrictive]), t, restrictive=True)
-
-    def _workforce(self, t: int) -> None:
-        """Stress, absence, leaving (overload raises it, named practice lowers it), vacancies and arrivals."""
-        st, w = self.staff, self.cfg.workforce
-        posts = np.flatnonzero(st.holder >= 0)
-        rows = st.holder[posts]
-        present = st.absent_until[rows] <= t
-        # Stress: smoothed (work done + work waiting) / capacity, on days at work.
-        open_persons = np.flatnonzero(self.people.open_kind > 0)
-        self._row[S["backlog"]] = open_persons.size
-        capacity = w.casework_hours_per_day * st.fte[rows]
-        load = (st.demand[rows] + self.system.backlog_hours(open_persons)[rows]) / capacity
-        st.stress[rows] += np.where(present, self.stress_alpha * (load - st.stress[rows]), 0.0)
-        st.debt[rows] = np.where(present, np.maximum(0.0, -st.hours_left[rows]), st.debt[rows])
-        # Absence spells start tomorrow.
-        starts = present & (self._u_absence.row(t)[posts] < self.p_absence_start)
-        if starts.any():
-            sp = posts[starts]
-            k = st.n_absences[sp]
-            st.n_absences[sp] += 1
-            spell = np.maximum(1, np.rint(-w.absence_spell_mean_days * np.log1p(-self._u_spell.take(sp, k))))
-            st.absent_until[rows[starts]] = t + 1 + spell.astype(np.int64)
-        # Leaving.
-        overload = np.maximum(0.0, st.stress[rows] - 1.0)
-        retention = self.system.retention(t)
-        if retention != self._retention:
-            self._retention = retention
-            base = w.turnover_per_year * (1 - retention)
-            self.leave_rate = np.array([base, base, w.agency_turnover_per_year])
-        rate = self.leave_rate[st.role[rows]] * (1 + w.stress_turnover_gain * overload)
-        leaving = self._u_leave.row(t)[posts] < daily_probability(rate)
-        for row in rows[leaving]:
-            self._leave(int(row), t)
-        # Arrivals: agency cover and permanent recruits due today.
-        for post in np.flatnonzero((st.agency_day == t) | (st.hire_day == t)):
-            self._arrive(int(post), t)
-
-    def _leave(self, row: int, t: int) -> None:
-        """A worker leaves: their post falls vacant and recruitment (and maybe agency cover) begins."""
-        st = self.staff
-        post = int(st.post[row])
-        agency = st.role[row] == AGENCY
-        self._row[S["agency_leavers" if agency else "leavers"]] += 1
-        self._end_worker(row, t)
-        if not agency:
-            w = self.cfg.workforce
-            k = st.n_vacancies[post : post + 1]
-            st.n_vacancies[post] += 1
-            u = self._u_lag.take(np.array([post]), k)[0]
-            lag = w.recruitment_lag_days / w.recruitment_lag_shape * gammaincinv(w.recruitment_lag_shape, u)
-            st.hire_day[post] = t + max(1, math.ceil(lag))
-        self._maybe_agency(post, t)
-
-    def _maybe_agency(self, post: int, t: int) -> None:
-        """A vacant post may get an agency worker after the agency start lag, if the recruit is further off."""
-        st, w = self.staff, self.cfg.workforce
-        start = t + max(1, math.ceil(w.agency_start_lag_days))
-        if st.hire_day[post] <= start:
-            return
-        k = st.n_agency_draws[post : post + 1]
-        st.n_agency_draws[post] += 1
-        if self._u_agency.take(np.array([post]), k)[0] < w.agency_cover_frac:
-            st.agency_day[post] = start
-
-    def _arrive(self, post: int, t: int) -> None:
-        st = self.staff
-        if st.hire_day[post] == t:
-            if st.holder[post] >= 0:  # the agency worker hands over to the recruit
-                self._end_worker(int(st.holder[post]), t)
-            st.hire_day[post] = NO_ONE
-            st.agency_day[post] = NO_ONE
-            self._start_worker(post, int(st.post_role[post]), t)
-            self._row[S["hires"]] += 1
-        elif st.holder[post] < 0:
-            st.agency_day[post] = NO_ONE
-            self._start_worker(post, AGENCY, t)
-
-    def _start_worker(self, post: int, role: int, t: int) -> None:
-        st = self.staff
-        row = st.add_worker(post, role, t)
-        self._staff_changed = True
+        row = st.add_worker(post, role, 0)
         st.absent_until[row] = 0
         st.stress[row] = 0.0
         st.caseload[row] = 0
         self._worker_agents[row] = Worker(self, row)
-
-    def _end_worker(self, row: int, t: int) -> None:
-        st = self.staff
-        st.end_day[row] = t
-        self._staff_changed = True
-        st.holder[st.post[row]] = NO_ONE
-        self.system.on_worker_left(row, t)
-        self._worker_agents.pop(row).remove()
-
-    def _account(self, t: int) -> None:
-        """End-of-day stocks: beds, placements, staffing, stress and caseload."""
-        people, st, row = self.people, self.staff, self._row
-        settings = np.bincount(people.setting, minlength=3)
-        restrictive = np.count_nonzero(people.restrictive)
-        row[S["bed_days"]] = settings[INPATIENT]
-        if settings[INPATIENT]:  # the census: how long each inpatient has been in hospital so far
-            so_far = t - people.admitted_day[people.setting == INPATIENT]
-            row[S["inpatients_over_2_years"]] = np.count_nonzero(so_far > CENSUS_LONG_STAY_DAYS[0])
-            row[S["inpatients_over_10_years"]] = np.count_nonzero(so_far > CENSUS_LONG_STAY_DAYS[1])
-            row[S["inpatient_days_so_far"]] = so_far.sum()
-        row[S["delayed_days"]] = np.count_nonzero(people.delayed)
-        row[S["restrictive_days"]] = restrictive
-        row[S["emergency_days"]] = settings[RESIDENTIAL] - restrictive
-        rows = st.holder[st.holder >= 0]
-        if self._staff_changed:  # staffing stocks change only when someone starts or leaves
-            agency = st.role[rows] == AGENCY
-            fte = st.fte[rows]
-            post_role = st.post_role[st.post[rows]]
-            self._staff_stocks = (
-                (S["headcount"], rows.size - np.count_nonzero(agency)),
-                (S["agency_headcount"], np.count_nonzero(agency)),
-                (S["fte_sw"], fte[post_role == SOCIAL_WORKER].sum()),
-                (S["fte_ap"], fte[post_role == ADVANCED_PRACTITIONER].sum()),
-                (S["fte_agency"], fte[agency].sum()),
-                (S["vacant_fte"], st.post_fte[st.post_open_day <= t].sum() - fte[~agency].sum()),  # no permanent holder
-            )
-            self._sw_rows = rows[post_role == SOCIAL_WORKER]
-            self._staff_changed = False
-        for index, value in self._staff_stocks:
-            row[index] = value
-        row[S["absent"]] = np.count_nonzero(st.absent_until[rows] > t)
-        row[S["mean_stress"]] = st.stress[rows].sum() / rows.size if rows.size else 0.0  # sum / n: mean, cheaper
-        row[S["pending"]] = self.system.pending()
-        sw = self._sw_rows
-        row[S["mean_caseload"]] = st.caseload[sw].sum() / sw.size if sw.size else 0.0
-
-    # Contacts: cost, capacity, service ------------------------------------------------------
-
-    def open_queue(self) -> np.ndarray:
-        """People with an open contact, in priority order: reactive before reviews, longest waiting first."""
-        queue = np.flatnonzero(self.people.open_kind > 0)
-        return queue[np.argsort(self.priority(queue, self.day), kind="stable")]
-
-    def priority(self, persons: np.ndarray, t: int) -> np.ndarray:
-        """Sort key of open contacts (smaller first): urgent kind first, then the longest wait."""
-        people = self.people
-        return -people.open_kind[persons].astype(np.int64) * 1_000_000 + people.open_since[persons]
-
-    def _hours(self, persons: np.ndarray, kinds: np.ndarray, fam: np.ndarray) -> np.ndarray:
-        """Hours a contact takes: more with an unfamiliar worker (retelling), more with a communication need."""
-        retell = self.cfg.effects.retell_extra_frac * (1.0 - fam) * self.comm_mult[persons]
-        return self.base_hours[kinds] * (1.0 + retell)
-
-    def offer(
-        self, persons: np.ndarray, workers: np.ndarray, t: int, kind: int | None = None, overrun: bool = True
-    ) -> np.ndarray:
-        """Offer each person's contact to a worker; serve those the worker has hours for.
-
-        Contacts are taken in the order given. A worker takes contacts while they still have hours
-        at the start of one (``overrun``: the last may run over, carried to tomorrow), or only while
-        a contact fits whole (``overrun=False``, for optional work such as check-ins).
-
-        Returns:
-            Boolean mask over ``persons``: which contacts were served.
-        """
-        kinds = self.people.open_kind[persons] if kind is None else np.full(persons.size, kind, dtype=np.int8)
-        fam, slot, has = self.familiarity_lookup(persons, workers, t)
-        hours = self._hours(persons, kinds, fam)
-        st = self.staff
-        order = np.argsort(workers, kind="stable")
-        w, hrs = workers[order], hours[order]
-        cum = np.cumsum(hrs)
-        before = cum - hrs
-        start = np.ones(w.size, dtype=bool)
-        np.not_equal(w[1:], w[:-1], out=start[1:])
-        before -= np.maximum.accumulate(np.where(start, before, 0.0))
-        left = st.hours_left[w]
-        fits = before < left if overrun else before + hrs <= left + 1e-9
-        served = np.empty(persons.size, dtype=bool)
-        served[order] = fits
-        if fits.any():
-            spent = np.bincount(w[fits], weights=hrs[fits], minlength=st.n)
-            st.hours_left[: st.n] -= spent
-            st.demand[: st.n] += spent
-            self._served_today.append(
-                (persons[served], workers[served], kinds[served], hours[served], fam[served], slot[served], has[served])
-            )
-        return served
-
-    def flush(self, t: int) -> None:
-        """Carry out the contacts offered and accepted so far today (their hours are already booked)."""
-        if not self._served_today:
-            return
-        parts = [np.concatenate(col) for col in zip(*self._served_today, strict=True)]
-        self._served_today.clear()
-        self._serve(*parts, t)
-
-    def _serve(
-        self,
-        persons: np.ndarray,
-        workers: np.ndarray,
-        kinds: np.ndarray,
-        hours: np.ndarray,
-        fam: np.ndarray,
-        slot: np.ndarray,
-        has: np.ndarray,
-        t: int,
-    ) -> None:
-        """Contacts happen (hours already booked): risk falls with quality, familiarity grows, it is logged."""
-        people, c = self.people, self.cfg.contacts
-        queued = (kinds == REVIEW) | (kinds == REACTIVE)
-        wait = np.where(queued, t - people.open_since[persons], 0)
-        quality = np.clip(
-            c.quality_base + self.cfg.effects.familiarity_quality_gain * fam - c.quality_wait_loss_per_day * wait,
-            0.0,
-            1.0,
-        )
-        reduction = c.risk_reduction * quality
-        missed = self.cfg.effects.unfamiliar_detection_loss
-        if missed:  # an unfamiliar worker notices less of the risk that is there
-            reduction = reduction * (1.0 - missed * (1.0 - fam))
-        people.risk[persons] *= 1.0 - reduction
-        self._learn(persons, workers, fam, slot, has, t)
-        people.last_contact[persons] = t
-        closes = queued | ((kinds == CRISIS) & (people.open_kind[persons] == REACTIVE))
-        people.open_kind[persons[closes]] = 0
-        reviewed = persons[kinds == REVIEW]
-        if reviewed.size:
-            people.next_review[reviewed] = t + c.review_interval_days
-            assess = people.fluctuating[reviewed]
-            if assess.any():
-                self._to_assess.append((reviewed[assess], workers[kinds == REVIEW][assess]))
-        checked = kinds == CHECKIN
-        if checked.any():
-            self.system.checked_in(persons[checked], t)
-        row = self._row
-        row[S["contacts"]] += persons.size
-        for kind, count in enumerate(np.bincount(kinds, minlength=5)):
-            if count:
-                row[_KIND_SERIES[kind]] += count
-        row[S["retellings"]] += np.count_nonzero(fam < c.retell_familiarity_threshold)
-        row[S["hours_served"]] += hours.sum()
-        row[S["wait_days"]] += wait[queued].sum()
-        row[S["waited_contacts"]] += np.count_nonzero(queued)
-        self._log.append((persons, workers, np.full(persons.size, t), kinds, hours, wait, fam))
-        self._log_frame = None
-
-    # Familiarity ---------------------------------------------------------------------------
-
-    def familiarity_lookup(
-        self, persons: np.ndarray, workers: np.ndarray, t: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Familiarity today of each (person, worker) pair, with the slot it is kept in and whether it exists."""
-        people = self.people
-        match = people.fam_worker[persons] == workers[:, None]
-        slot = match.argmax(axis=1)
-        has = match[np.arange(slot.size), slot]
-        level = people.fam_level[persons, slot] * np.exp(
-            (people.fam_day[persons, slot] - t) / self.cfg.contacts.familiarity_fade_days
-        )
-        return np.where(has, level, 0.0), slot, has
-
-    def familiarity_now(self, persons: np.ndarray, workers: np.ndarray) -> np.ndarray:
-        """Familiarity of each (person, worker) pair today, 0..1."""
-        return self.familiarity_lookup(np.asarray(persons), np.asarray(workers), self.day)[0]
-
-    def named_familiarity(self, persons: np.ndarray | slice, t: int) -> np.ndarray:
-        """How well each person's named worker knows them today (0 for people without one)."""
-        people = self.people
-        level = people.named_fam_level[persons] * np.exp(
-            (people.named_fam_day[persons] - t) / self.cfg.contacts.familiarity_fade_days
-        )
-        return np.where(people.named_worker[persons] >= 0, level, 0.0)
-
-    def _learn(
-        self, persons: np.ndarray, workers: np.ndarray, fam: np.ndarray, slot: np.ndarray, has: np.ndarray, t: int
-    ) -> None:
-        """Familiarity closes part of its gap to 1; a new pair takes the slot of the least-known worker."""
-        people, c = self.people, self.cfg.contacts
-        new = fam + c.familiarity_learning_frac * (1.0 - fam)
-        slot = slot.copy()
-        miss = ~has
-        if miss.any():
-            pm = persons[miss]
-            current = people.fam_level[pm] * np.exp((people.fam_day[pm] - t) / c.familiarity_fade_days)
-            current[people.fam_worker[pm] == NO_ONE] = -1.0
-            current[people.fam_worker[pm] == people.named_worker[pm][:, None]] = np.inf  # keep the named worker
-            slot[miss] = current.argmin(axis=1)
-        people.fam_worker[persons, slot] = workers
-        people.fam_level[persons, slot] = new
-        people.fam_day[persons, slot] = t
-        mine = workers == people.named_worker[persons]
-        people.named_fam_level[persons[mine]] = new[mine]
-        people.named_fam_day[persons[mine]] = t
 
     # Start state ---------------------------------------------------------------------------
 
@@ -686,7 +894,8 @@ class StaffingModel(mesa.Model):
         stock = h.initial_admission_hazard_per_year * h.stay_mean_days / DAYS_PER_YEAR
         inside = np.flatnonzero(rng.random(people.n) < stock / (1 + stock))
         # A stay in progress on a census day is length-biased: log-normal with mu + sigma^2; a uniform share remains.
-        biased = np.exp(self.stay_mu + h.stay_sigma**2 + h.stay_sigma * rng.standard_normal(inside.size))
+        stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
+        biased = np.exp(stay_mu + h.stay_sigma**2 + h.stay_sigma * rng.standard_normal(inside.size))
         remaining = np.maximum(1, np.ceil(rng.random(inside.size) * biased)).astype(np.int64)
         people.setting[inside] = INPATIENT
         people.setting_until[inside] = remaining
@@ -705,21 +914,41 @@ class StaffingModel(mesa.Model):
         """Workers in post now, as Mesa agents."""
         return list(self._worker_agents.values())
 
+    @property
+    def stays(self) -> list[np.ndarray]:
+        """Clinical stay lengths drawn at admission so far (days), as one array."""
+        return [self.books.stays[: self.books.counts[N_STAYS]].copy()]
+
+    @property
+    def life_events(self) -> list[np.ndarray]:
+        """People with a life event, one array per day so far."""
+        n = self.books.counts[N_LIFE]
+        persons, days = self.books.life_person[:n], self.books.life_day[:n]
+        bounds = np.searchsorted(days, np.arange(self.day + 1))
+        return [persons[a:b].copy() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def familiarity_now(self, persons: np.ndarray, workers: np.ndarray) -> np.ndarray:
+        """Familiarity of each (person, worker) pair today, 0..1."""
+        persons = np.asarray(persons, dtype=np.int64)
+        workers = np.asarray(workers, dtype=np.int64)
+        return familiarity_lookup(self.people_arrays, persons, workers, self.day, self.cfg.contacts.familiarity_fade_days)[0]
+
     def contact_log(self) -> pd.DataFrame:
         """Every contact so far: person, worker row, day, kind code, hours, waiting days, familiarity before."""
-        if self._log_frame is None:
-            if self._log:
-                cols = [np.concatenate(parts) for parts in zip(*self._log, strict=True)]
-            else:
-                cols = [
-                    np.empty(0, dtype=dtype)
-                    for dtype in (np.int64, np.int64, np.int64, np.int8, float, np.int64, float)
-                ]
-            self._log_frame = pd.DataFrame(dict(zip(LOG_COLUMNS, cols, strict=True)))
-        return self._log_frame
+        B = self.books
+        n = B.counts[N_LOG]
+        cols = (B.log_person, B.log_worker, B.log_day, B.log_kind, B.log_hours, B.log_wait, B.log_fam)
+        return pd.DataFrame({name: col[:n].copy() for name, col in zip(LOG_COLUMNS, cols, strict=True)})
 
     def series(self) -> pd.DataFrame:
         """The daily team-level series so far, one row per day."""
         frame = pd.DataFrame(self.daily[: self.day], columns=list(SERIES))
         frame.insert(0, "day", np.arange(self.day))
         return frame
+
+
+def _doubled(a: np.ndarray) -> np.ndarray:
+    """``a`` in an array twice its length (the rest zeros)."""
+    out = np.zeros(2 * a.size, dtype=a.dtype)
+    out[: a.size] = a
+    return out

@@ -142,15 +142,19 @@ class Staff:
         "demand",
     )
 
+    def grow(self) -> None:
+        """Double the room for worker rows (rows keep their numbers)."""
+        for name in self._ROW_ARRAYS:
+            old = getattr(self, name)
+            fill = NO_ONE if name == "end_day" else 0
+            new = np.full(old.size * 2, fill, dtype=old.dtype)
+            new[: old.size] = old
+            setattr(self, name, new)
+
     def add_worker(self, post: int, role: int, day: int) -> int:
         """Start a new worker in ``post`` and return their row."""
         if self.n == self.post.size:
-            for name in self._ROW_ARRAYS:
-                old = getattr(self, name)
-                fill = NO_ONE if name == "end_day" else 0
-                new = np.full(old.size * 2, fill, dtype=old.dtype)
-                new[: old.size] = old
-                setattr(self, name, new)
+            self.grow()
         row = self.n
         self.n += 1
         self.post[row] = post

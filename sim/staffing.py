@@ -6,15 +6,40 @@ how it changes staff retention, who holds caseloads and who is waiting for a wor
 system it runs. A new system is one subclass registered with ``@register``, one config group under
 ``conf/`` if it has settings, and one test file (copy ``tests/test_systems.py``); the runner,
 comparison, business case, figures and commands handle it as one more arm.
+
+The day's allocation runs compiled (numba), inside the model's compiled run of days. It is built
+from the blocks below: the duty desk (a rota plus the advanced practitioners takes reactive
+contacts, everyone else reviews), named workers (allocation under a cap, own worker first, cover
+for the absent and the long-waiting, check-ins from spare hours), and welfare calls from spare
+hours. A system chooses who is served by a named worker (``named_people``, which may change on a
+day: ``move_day``) and sets the blocks' sizes and switches in ``__init__``; a rule that is not
+made of these blocks adds its compiled function here and a branch in ``serve``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
+from numba import njit
 
+from sim.contacts import (
+    Books,
+    Draws,
+    PeopleArrays,
+    Settings,
+    StaffArrays,
+    familiarity_lookup,
+    in_post,
+    offer,
+    open_queue,
+    pairwise_sum,
+    present,
+    present_holders,
+    sort_by_priority,
+    with_hours,
+)
 from sim.params import Config
 from sim.population import ADVANCED_PRACTITIONER, CHECKIN, NEED_LEVELS, NO_ONE, REACTIVE, SOCIAL_WORKER
 
@@ -23,6 +48,379 @@ if TYPE_CHECKING:
 
 DAYS_PER_WEEK = 7
 NEVER = np.iinfo(np.int64).max  # a day that never comes
+
+
+class Policy(NamedTuple):
+    """A staffing system as compiled code sees it: who has a named worker, and the blocks' sizes and switches."""
+
+    named_people: np.ndarray  # by person: served by a named worker (else by the desk)
+    move_order: np.ndarray  # people in the order they move to named working from ``move_day``
+    move_day: int  # model day people start moving (NEVER: nobody moves)
+    move_period_days: float  # days over which everyone moves
+    moved: np.ndarray  # [people moved so far]
+    first_checkin: np.ndarray  # by person: uniform placing the first check-in within its interval
+    ap_posts: np.ndarray  # advanced practitioners' posts
+    checkins: bool  # named workers make proactive check-ins from spare hours
+    calls: bool  # the desk (or the team) makes welfare calls at the check-in cadence from spare hours
+    callers_desk: bool  # welfare calls by the day's desk only (else by everyone present)
+    desk_rota: int  # social workers on the desk's daily rota
+    cover_rota: int  # social workers on the named system's cover rota
+    max_wait_days: int  # days a contact waits for its named worker before cover takes it
+    caseload_cap: float  # most people per named worker FTE
+
+
+# Compiled blocks ---------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def sw_posts(W: StaffArrays, t: int) -> np.ndarray:
+    """Social-worker posts open on day ``t`` (posts added later open on their day)."""
+    keep = (W.post_role == SOCIAL_WORKER) & (W.post_open_day <= t)
+    return np.flatnonzero(keep)
+
+
+@njit(cache=True)
+def rota_today(W: StaffArrays, n: int, t: int) -> np.ndarray:
+    """The ``n`` social workers on today's rota: posts in turn, skipping absent and vacant ones."""
+    posts = sw_posts(W, t)
+    if n == 0 or posts.size == 0:
+        return np.empty(0, dtype=np.int64)
+    start = (t * n) % posts.size
+    rows = present_holders(W, posts[(np.arange(posts.size) + start) % posts.size], t)
+    return rows[:n]
+
+
+@njit(cache=True)
+def start_offset(D: Draws, t: int) -> int:
+    """A random start for spreading today's contacts over a pool (the same in every arm)."""
+    return int(D.rota[t - D.first_day, 0] * 1_000_003)
+
+
+@njit(cache=True)
+def desk(W: StaffArrays, Y: Policy, t: int) -> np.ndarray:
+    """Today's duty desk: the rota, then the present advanced practitioners."""
+    return np.concatenate((rota_today(W, Y.desk_rota, t), present_holders(W, Y.ap_posts, t)))
+
+
+@njit(cache=True)
+def cover_pool(W: StaffArrays, Y: Policy, t: int) -> np.ndarray:
+    """Today's cover for named workers: the present advanced practitioners, then the cover rota."""
+    return np.concatenate((present_holders(W, Y.ap_posts, t), rota_today(W, Y.cover_rota, t)))
+
+
+@njit(cache=True)
+def deal(pool: np.ndarray, m: int, offset: int) -> np.ndarray:
+    """Deal ``m`` contacts round ``pool`` from a random start."""
+    return pool[(np.arange(m) + offset) % pool.size]
+
+
+@njit(cache=True)
+def share_out(
+    P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, persons: np.ndarray, pool: np.ndarray, t: int
+) -> np.ndarray:
+    """Offer contacts (priority order) round the pool until they are met or the pool has no hours; return the unmet."""
+    offset = start_offset(D, t)
+    while persons.size and pool.size:
+        pool = with_hours(W, pool)
+        if pool.size == 0:
+            break
+        served = offer(P, W, C, B, persons, deal(pool, persons.size, offset), t, -1, True)
+        if not served.any():
+            break
+        persons = persons[~served]
+    return persons
+
+
+@njit(cache=True)
+def serve_desk(
+    P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, queue: np.ndarray, t: int
+) -> None:
+    """The duty desk over ``queue`` (open contacts in priority order): reactive round the desk, reviews round the rest."""
+    if queue.size == 0:
+        return
+    on_desk = desk(W, Y, t)
+    everyone = present(W, t)
+    is_desk = np.zeros(W.hours_left.size, dtype=np.bool_)
+    is_desk[on_desk] = True
+    others = everyone[~is_desk[everyone]]
+    reactive = np.empty(queue.size, dtype=np.bool_)
+    for i in range(queue.size):
+        reactive[i] = P.open_kind[queue[i]] == REACTIVE
+    offset = start_offset(D, t)
+    # First pass, one offer for both queues: reactive contacts round the desk, reviews round the others.
+    urgent, routine = queue[reactive], queue[~reactive]
+    urgent_pool = with_hours(W, on_desk)
+    routine_pool = with_hours(W, others if others.size else on_desk)
+    parts, pools = [], []
+    if urgent.size and urgent_pool.size:
+        parts.append(urgent)
+        pools.append(deal(urgent_pool, urgent.size, offset))
+    if routine.size and routine_pool.size:
+        parts.append(routine)
+        pools.append(deal(routine_pool, routine.size, offset))
+    leftovers = queue
+    if len(parts):
+        offered = parts[0] if len(parts) == 1 else np.concatenate((parts[0], parts[1]))
+        workers = pools[0] if len(pools) == 1 else np.concatenate((pools[0], pools[1]))
+        served = offer(P, W, C, B, offered, workers, t, -1, True)
+        if served.any():
+            done = np.zeros(P.risk.size, dtype=np.bool_)
+            done[offered[served]] = True
+            leftovers = queue[~done[queue]]
+    # Second pass: anyone with hours left takes what the first could not, urgent first.
+    if leftovers.size:
+        share_out(P, W, C, B, D, leftovers, everyone, t)
+
+
+@njit(cache=True)
+def due_checkins(P: PeopleArrays, t: int) -> np.ndarray:
+    """People due a check-in today: at home, no open contact, no contact yet today; high need first."""
+    due = np.flatnonzero((P.next_checkin <= t) & (P.open_kind == 0) & P.active & (P.last_contact < t))
+    return due[np.argsort(-P.need[due].astype(np.int64), kind="mergesort")]
+
+
+@njit(cache=True)
+def schedule_first_checkins(P: PeopleArrays, B: Books, Y: Policy, persons: np.ndarray, t: int) -> None:
+    """First check-in of ``persons`` somewhere in their first interval (spread, the same draws in every arm)."""
+    for p in persons:
+        interval = B.checkin_interval[p]
+        if np.isfinite(interval):
+            P.next_checkin[p] = t + np.int64(math.floor(Y.first_checkin[p] * interval))
+        else:
+            P.next_checkin[p] = NEVER
+
+
+@njit(cache=True)
+def allocate(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, t: int) -> None:
+    """Give people in the pending tray (high need first, then longest waiting) to workers under the cap."""
+    pending = np.flatnonzero((P.named_worker == NO_ONE) & Y.named_people)
+    if pending.size == 0:
+        return
+    posts = sw_posts(W, t)
+    is_sw = np.zeros(W.holder.size, dtype=np.bool_)
+    is_sw[posts] = True
+    rows = in_post(W)
+    rows = rows[is_sw[W.post[rows]]]
+    room = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        room[i] = np.int64(math.floor(Y.caseload_cap * W.fte[rows[i]] + 1e-9)) - W.caseload[rows[i]]
+    keep = room > 0
+    rows, room = rows[keep], room[keep]
+    if rows.size == 0:
+        return
+    # One slot per free place; fill the emptiest caseloads first so caseloads stay even.
+    total = room.sum()
+    slot_worker = np.empty(total, dtype=np.int64)
+    key = np.empty(total, dtype=np.int64)
+    k = 0
+    for i in range(rows.size):
+        for rank in range(room[i]):
+            slot_worker[k] = rows[i]
+            key[k] = W.caseload[rows[i]] + rank
+            k += 1
+    slots = slot_worker[np.argsort(key, kind="mergesort")]
+    # High need first, then the longest waiting, then row order.
+    by_wait = np.argsort(P.pending_since[pending], kind="mergesort")
+    by_need = np.argsort(-P.need[pending][by_wait].astype(np.int64), kind="mergesort")
+    chosen = pending[by_wait[by_need]][: slots.size]
+    workers = slots[: chosen.size]
+    for i in range(chosen.size):
+        P.named_worker[chosen[i]] = workers[i]
+        W.caseload[workers[i]] += 1
+    level = familiarity_lookup(P, chosen, workers, t, C.familiarity_fade_days)[0]
+    for i in range(chosen.size):
+        P.named_fam_level[chosen[i]] = level[i]
+        P.named_fam_day[chosen[i]] = t
+
+
+@njit(cache=True)
+def serve_named(
+    P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, queue: np.ndarray, t: int
+) -> None:
+    """Named workers (and cover) over ``queue`` (open contacts of named people, in priority order)."""
+    if queue.size == 0:
+        return
+    here = np.zeros(queue.size, dtype=np.bool_)
+    for i in range(queue.size):
+        own = P.named_worker[queue[i]]
+        here[i] = own >= 0 and W.absent_until[own] <= t
+    with_own = queue[here]
+    if with_own.size:
+        served = offer(P, W, C, B, with_own, P.named_worker[with_own], t, -1, True)
+        queue = sort_by_priority(P, np.concatenate((with_own[~served], queue[~here])))
+    if queue.size:
+        to_cover = np.zeros(queue.size, dtype=np.bool_)
+        for i in range(queue.size):
+            p = queue[i]
+            own = P.named_worker[p]
+            no_own = own < 0 or W.absent_until[own] > t
+            late = t - P.open_since[p] >= Y.max_wait_days
+            reactive = P.open_kind[p] == REACTIVE
+            to_cover[i] = (no_own and (reactive or late)) or (reactive and late)
+        if to_cover.any():
+            share_out(P, W, C, B, D, queue[to_cover], cover_pool(W, Y, t), t)
+
+
+@njit(cache=True)
+def check_in(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, t: int) -> None:
+    """Proactive check-ins that are due, from each named worker's spare hours only."""
+    due = due_checkins(P, t)
+    if due.size == 0:
+        return
+    ok = np.zeros(due.size, dtype=np.bool_)
+    for i in range(due.size):
+        own = P.named_worker[due[i]]
+        ok[i] = own >= 0 and W.absent_until[own] <= t
+    due = due[ok]
+    if due.size:
+        offer(P, W, C, B, due, P.named_worker[due], t, CHECKIN, False)
+
+
+@njit(cache=True)
+def call(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
+    """Welfare calls that are due, dealt round the callers with hours left until none fits."""
+    due = due_checkins(P, t)
+    pool = desk(W, Y, t) if Y.callers_desk else present(W, t)
+    offset = start_offset(D, t)
+    while due.size and pool.size:
+        pool = with_hours(W, pool)
+        if pool.size == 0:
+            break
+        made = offer(P, W, C, B, due, deal(pool, due.size, offset), t, CHECKIN, False)
+        if not made.any():
+            break
+        due = due[~made]
+
+
+@njit(cache=True)
+def move_people(P: PeopleArrays, B: Books, Y: Policy, t: int) -> None:
+    """From ``move_day``, move the next people to named working (into the pending tray), over the period."""
+    n = Y.named_people.size
+    if t < Y.move_day or Y.moved[0] == n:
+        return
+    elapsed = t - Y.move_day + 1
+    target = n
+    if elapsed < Y.move_period_days:
+        target = math.ceil(n * elapsed / Y.move_period_days)
+    if target <= Y.moved[0]:
+        return
+    movers = Y.move_order[Y.moved[0] : target]
+    Y.moved[0] = target
+    for p in movers:
+        Y.named_people[p] = True
+        P.pending_since[p] = t
+    schedule_first_checkins(P, B, Y, movers, t)
+
+
+@njit(cache=True)
+def serve(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
+    """Allocation and service: named people through their workers and cover, the rest through the desk."""
+    move_people(P, B, Y, t)
+    allocate(P, W, C, B, Y, t)
+    queue = open_queue(P, t)
+    named = Y.named_people[queue]
+    serve_named(P, W, C, B, D, Y, queue[named], t)
+    serve_desk(P, W, C, B, D, Y, queue[~named], t)
+    if Y.calls:
+        call(P, W, C, B, D, Y, t)
+    if Y.checkins:  # before the day's contacts are carried out: people served today still show as open
+        check_in(P, W, C, B, Y, t)
+
+
+@njit(cache=True)
+def _most_hours(W: StaffArrays, pool: np.ndarray) -> int:
+    """The pool member with the most hours left (NO_ONE if the pool is empty)."""
+    if pool.size == 0:
+        return NO_ONE
+    return pool[np.argmax(W.hours_left[pool])]
+
+
+@njit(cache=True)
+def crisis_responders(P: PeopleArrays, W: StaffArrays, Y: Policy, persons: np.ndarray, t: int) -> np.ndarray:
+    """The worker who meets each crisis: a named person's own worker if in, else cover; others the desk.
+
+    Where cover (or the desk) is needed, the member with the most hours left meets it, or anyone
+    present if nobody is on cover (or on the desk) today.
+    """
+    out = np.empty(persons.size, dtype=np.int64)
+    cover, desk_worker = NO_ONE, NO_ONE
+    need_cover, need_desk = False, False
+    for i in range(persons.size):
+        p = persons[i]
+        if Y.named_people[p]:
+            own = P.named_worker[p]
+            if own >= 0 and W.absent_until[own] <= t:
+                out[i] = own
+            else:
+                need_cover = True
+        else:
+            need_desk = True
+    if need_cover:
+        pool = cover_pool(W, Y, t)
+        cover = _most_hours(W, pool if pool.size else present(W, t))
+    if need_desk:
+        pool = desk(W, Y, t)
+        desk_worker = _most_hours(W, pool if pool.size else present(W, t))
+    for i in range(persons.size):
+        p = persons[i]
+        if Y.named_people[p]:
+            own = P.named_worker[p]
+            if not (own >= 0 and W.absent_until[own] <= t):
+                out[i] = cover
+        else:
+            out[i] = desk_worker
+    return out
+
+
+@njit(cache=True)
+def backlog_hours(P: PeopleArrays, W: StaffArrays, C: Settings, Y: Policy, open_persons: np.ndarray, t: int):
+    """Hours of unmet work waiting for each worker row (input to stress).
+
+    A named person's waiting work falls on their own worker; everyone else's is pooled and shared by
+    every present worker in proportion to their FTE.
+    """
+    named = np.zeros(W.hours_left.size)
+    pooled = []
+    for p in open_persons:
+        if Y.named_people[p]:
+            own = P.named_worker[p]
+            if own >= 0:
+                named[own] += C.base_hours[P.open_kind[p]]
+        else:
+            pooled.append(C.base_hours[P.open_kind[p]])
+    shared = np.zeros(W.hours_left.size)
+    total = pairwise_sum(np.array(pooled)) if len(pooled) else 0.0
+    here = present(W, t)
+    if total and here.size:
+        fte = W.fte[here]
+        whole = pairwise_sum(fte)
+        for i in range(here.size):
+            shared[here[i]] = total * fte[i] / whole
+    return named + shared
+
+
+@njit(cache=True)
+def worker_left(P: PeopleArrays, W: StaffArrays, row: int, t: int) -> None:
+    """The leaver's people go to the pending tray; their next worker starts from what they know."""
+    for p in range(P.named_worker.size):
+        if P.named_worker[p] == row:
+            P.named_worker[p] = NO_ONE
+            P.pending_since[p] = t
+            P.named_fam_level[p] = 0.0
+    W.caseload[row] = 0
+
+
+@njit(cache=True)
+def pending(P: PeopleArrays, Y: Policy) -> int:
+    """People served by named workers who are waiting for one."""
+    count = 0
+    for p in range(P.named_worker.size):
+        if P.named_worker[p] == NO_ONE and Y.named_people[p]:
+            count += 1
+    return count
+
+
+# Python side: the systems ----------------------------------------------------------------------
 
 
 class StaffingSystem:
@@ -38,17 +436,12 @@ class StaffingSystem:
 
     Building the model (after people, posts and the first workers exist):
 
-    - ``__init__(model)``, then ``setup()``: allocations and schedules before day 0.
+    - ``__init__(model)``: who has a named worker and which blocks run (the attributes of ``Policy``);
+      then ``setup()``: allocations and schedules before day 0; ``retention(t)`` for every day: the
+      relative cut in the leaving hazard of permanent staff.
 
-    Each day, in the order of ``StaffingModel.step`` (docs/ODD.md section 3):
-
-    1. ``serve(t)``: allocation and service: offer the day's open contacts (and proactive contacts) to
-       workers through ``model.offer``. ``checked_in(persons, t)`` is called back for each check-in made.
-    2. ``crisis_responders(persons, t)``: the worker who meets each crisis.
-    3. ``backlog_hours(open_persons)``: each worker's share of the work waiting (an input to stress);
-       ``retention(t)``: relative cut in the leaving hazard of permanent staff today;
-       ``on_worker_left(row, t)``: a worker has left (reallocate what they held).
-    4. ``pending()``: people waiting for a worker of their own (a daily stock).
+    Each day, compiled, in the order of ``StaffingModel.step`` (docs/ODD.md section 3): ``serve``
+    (allocation and service), ``crisis_responders``, ``backlog_hours`` and ``worker_left``, ``pending``.
 
     After the run: ``summary(series, first_day)``: the system's own columns of runs.csv.
     """
@@ -60,12 +453,24 @@ class StaffingSystem:
     def __init__(self, model: StaffingModel) -> None:
         self.model = model
         self.cfg = model.cfg
-        staff = model.staff
-        self.ap_posts = np.flatnonzero(staff.post_role == ADVANCED_PRACTITIONER)
-        self._base_hours = model.base_hours
-        self._rota = model.streams.daily("staffing/rota", 1)
-        self._sw_open_until = -1
-        self._update_sw_posts(0)
+        n = model.people.n
+        #: Who is served by a named worker (nobody here; everyone in the named system).
+        self.named_people = np.zeros(n, dtype=bool)
+        self.checkins = False
+        self.calls = False
+        self.callers_desk = False
+        self.move_day = NEVER
+        self.move_order = np.arange(n, dtype=np.int64)
+        self.move_period_days = 1.0
+        self._moved = np.zeros(1, dtype=np.int64)
+        self._first_checkin = model.streams.generator("named/first_checkin").random(n)
+        rates = np.array(self.cfg.named.checkins_per_year.as_tuple())
+        with np.errstate(divide="ignore"):
+            interval = np.where(rates > 0, 365.0 / np.maximum(rates, 1e-12), np.inf)
+        #: Days between proactive contacts by person (``named.checkins_per_year`` by need level).
+        self.checkin_interval_days = interval[model.people.need]
+        self._any_checkin_rate = bool((rates > 0).any())
+        self.ap_posts = np.flatnonzero(model.staff.post_role == ADVANCED_PRACTITIONER)
 
     # Class-level hooks ---------------------------------------------------------------------
 
@@ -91,31 +496,49 @@ class StaffingSystem:
 
     # Per-model hooks -----------------------------------------------------------------------
 
+    def desk_rota(self) -> int:
+        """Social workers on the duty desk's rota each day (``duty.workers_per_day``)."""
+        return self.cfg.duty.workers_per_day
+
+    def cover_rota(self) -> int:
+        """Social workers on the named system's cover rota each day (``named.cover_workers_per_day``)."""
+        return self.cfg.named.cover_workers_per_day
+
+    def policy(self) -> Policy:
+        """The system as compiled code sees it (arrays shared with this object, so changes show both ways)."""
+        return Policy(
+            named_people=self.named_people,
+            move_order=self.move_order,
+            move_day=int(min(self.move_day, NEVER)),
+            move_period_days=float(self.move_period_days),
+            moved=self._moved,
+            first_checkin=self._first_checkin,
+            ap_posts=self.ap_posts,
+            checkins=bool(self.checkins),
+            calls=bool(self.calls),
+            callers_desk=bool(self.callers_desk),
+            desk_rota=int(self.desk_rota()),
+            cover_rota=int(self.cover_rota()),
+            max_wait_days=int(self.cfg.named.max_wait_days),
+            caseload_cap=float(self.cfg.named.caseload_cap),
+        )
+
     def setup(self) -> None:
         """Prepare the system once the people and the first workers exist."""
 
-    def serve(self, t: int) -> None:
-        """Allocate and serve the day's open contacts (and check-ins, where the system makes them)."""
-        raise NotImplementedError
-
-    def crisis_responders(self, persons: np.ndarray, t: int) -> np.ndarray:
-        """The worker row who responds to each person's crisis today (NO_ONE if nobody is in)."""
-        raise NotImplementedError
-
-    def backlog_hours(self, open_persons: np.ndarray) -> np.ndarray:
-        """Hours of unmet work waiting for each worker row (input to stress)."""
-        raise NotImplementedError
-
     def retention(self, t: int) -> float:
-        """Relative cut in the leaving hazard of permanent staff today (0: none)."""
+        """Relative cut in the leaving hazard of permanent staff on model day ``t`` (0: none)."""
         return 0.0
 
-    def on_worker_left(self, row: int, t: int) -> None:
-        """A worker has left their post today."""
+    def desk(self, t: int) -> np.ndarray:
+        """Rows of today's duty desk (the rota, then the present advanced practitioners)."""
+        m = self.model
+        return desk(m.staff_arrays, self.policy(), t)
 
     def pending(self) -> int:
         """People waiting for a worker of their own today (none where nobody has one)."""
-        return 0
+        m = self.model
+        return int(pending(m.people_arrays, self.policy()))
 
     def summary(self, series: dict[str, np.ndarray], first_day: int) -> dict[str, float]:
         """The system's own columns of runs.csv from the measured daily series (which start on ``first_day``)."""
@@ -123,85 +546,17 @@ class StaffingSystem:
 
     # Helpers shared by systems -------------------------------------------------------------
 
-    def _init_checkins(self, enabled: bool) -> None:
-        """Proactive contacts at ``named.checkins_per_year`` by need level: intervals, and whether any are made."""
-        rates = np.array(self.cfg.named.checkins_per_year.as_tuple())
-        with np.errstate(divide="ignore"):
-            interval = np.where(rates > 0, 365.0 / np.maximum(rates, 1e-12), np.inf)
-        self.checkin_interval_days = interval[self.model.people.need]
-        self.checkins = enabled and bool((rates > 0).any())
-
     def _schedule_first_checkins(self, persons: np.ndarray, t: int) -> None:
         """First check-in of ``persons`` somewhere in their first interval (spread, the same draws in every arm)."""
-        if not hasattr(self, "_first_checkin"):
-            self._first_checkin = self.model.streams.generator("named/first_checkin").random(self.model.people.n)
         interval = self.checkin_interval_days[persons]
         finite = np.isfinite(interval)
         first = np.floor(self._first_checkin[persons] * np.where(finite, interval, 0)).astype(np.int64)
         self.model.people.next_checkin[persons] = np.where(finite, t + first, NEVER)
 
-    def _due_checkins(self, t: int) -> np.ndarray:
-        """People due a check-in today: at home, no open contact, no contact yet today; high need first."""
-        model = self.model
-        people = model.people
-        due = np.flatnonzero(
-            (people.next_checkin <= t) & (people.open_kind == 0) & model.active & (people.last_contact < t)
-        )
-        return due[np.argsort(-people.need[due], kind="stable")]
-
-    def checked_in(self, persons: np.ndarray, t: int) -> None:
-        """The next check-in is one interval (by need level) after this one."""
-        interval = self.checkin_interval_days[persons]
-        self.model.people.next_checkin[persons] = t + np.ceil(interval).astype(np.int64)
-
-    def _update_sw_posts(self, t: int) -> None:
-        """Social-worker posts open on day ``t`` (posts added later open on their day)."""
-        staff = self.model.staff
-        if t <= self._sw_open_until:
-            return
-        is_open = staff.post_open_day <= t
-        self.sw_posts = np.flatnonzero((staff.post_role == SOCIAL_WORKER) & is_open)
-        self._turn = np.arange(self.sw_posts.size)
-        later = staff.post_open_day[~is_open]
-        self._sw_open_until = int(later.min()) - 1 if later.size else NEVER
-
-    def _present_holders(self, posts: np.ndarray, t: int) -> np.ndarray:
-        """Rows of the present holders of ``posts`` (vacant posts and absent holders dropped)."""
-        staff = self.model.staff
-        rows = staff.holder[posts]
-        rows = rows[rows >= 0]
-        return rows[staff.absent_until[rows] <= t]
-
-    def _rota_today(self, n: int, t: int) -> np.ndarray:
-        """The ``n`` social workers on today's rota: posts in turn, skipping absent and vacant ones."""
-        self._update_sw_posts(t)
-        if n == 0 or self.sw_posts.size == 0:
-            return np.empty(0, dtype=np.int64)
-        start = (t * n) % self.sw_posts.size
-        rows = self._present_holders(self.sw_posts[(self._turn + start) % self.sw_posts.size], t)
-        return rows[:n]
-
-    def _offset(self, t: int) -> int:
-        """A random start for spreading today's contacts over a pool (the same in every arm)."""
-        return int(self._rota.row(t)[0] * 1_000_003)
-
-    def _share_out(self, persons: np.ndarray, pool: np.ndarray, t: int) -> np.ndarray:
-        """Offer contacts (priority order) round the pool until they are met or the pool has no hours.
-
-        Returns the contacts left unmet.
-        """
-        model = self.model
-        offset = self._offset(t)
-        while persons.size and pool.size:
-            pool = pool[model.staff.hours_left[pool] > 0]
-            if pool.size == 0:
-                break
-            workers = pool[(np.arange(persons.size) + offset) % pool.size]
-            served = model.offer(persons, workers, t)
-            if not served.any():
-                break
-            persons = persons[~served]
-        return persons
+    def _allocate(self, t: int) -> None:
+        """Allocate the pending tray now (before day 0)."""
+        m = self.model
+        allocate(m.people_arrays, m.staff_arrays, m.settings, m.books, self.policy(), t)
 
 
 #: The registry: every staffing system by name. Config validation, the page's picker and the docs read it.
@@ -216,74 +571,12 @@ def register(cls: type[StaffingSystem]) -> type[StaffingSystem]:
     return cls
 
 
-def _most_hours(model: StaffingModel, pool: np.ndarray, n: int) -> np.ndarray:
-    """The pool member with the most hours left, ``n`` times (NO_ONE if the pool is empty)."""
-    if pool.size == 0:
-        return np.full(n, NO_ONE, dtype=np.int64)
-    return np.full(n, pool[np.argmax(model.staff.hours_left[pool])], dtype=np.int64)
-
-
 @register
 class DutySystem(StaffingSystem):
     """Duty: a daily rota takes reactive contacts from one pooled queue, urgent first; others do reviews."""
 
     name = "duty"
     label = "Duty desk: whoever is on the rota takes the call"
-
-    def serve(self, t: int) -> None:
-        """Desk workers and advanced practitioners take reactive contacts; other workers take reviews."""
-        self._serve_desk(self.model.open_queue(), t)
-
-    def _desk(self, t: int) -> np.ndarray:
-        return np.concatenate(
-            [self._rota_today(self.cfg.duty.workers_per_day, t), self._present_holders(self.ap_posts, t)]
-        )
-
-    def _serve_desk(self, queue: np.ndarray, t: int) -> None:
-        """The duty desk over ``queue`` (open contacts in priority order)."""
-        if queue.size == 0:
-            return
-        model = self.model
-        desk = self._desk(t)
-        everyone = model.staff.present(t)
-        on_desk = np.zeros(model.staff.n, dtype=bool)
-        on_desk[desk] = True
-        others = everyone[~on_desk[everyone]]
-        reactive = model.people.open_kind[queue] == REACTIVE
-        # First pass, one offer for both queues: reactive contacts round the desk, reviews round the others.
-        offset = self._offset(t)
-        persons, workers = [], []
-        for part, pool in ((queue[reactive], desk), (queue[~reactive], others if others.size else desk)):
-            pool = pool[model.staff.hours_left[pool] > 0]
-            if part.size and pool.size:
-                persons.append(part)
-                workers.append(pool[(np.arange(part.size) + offset) % pool.size])
-        leftovers = queue
-        if persons:
-            offered = np.concatenate(persons)
-            served = model.offer(offered, np.concatenate(workers), t)
-            leftovers = queue[~np.isin(queue, offered[served], assume_unique=True)] if served.any() else queue
-        # Second pass: anyone with hours left takes what the first could not, urgent first.
-        if leftovers.size:
-            self._share_out(leftovers, everyone, t)
-
-    def crisis_responders(self, persons: np.ndarray, t: int) -> np.ndarray:
-        """The desk worker with the most hours left meets each crisis (anyone present if the desk is empty)."""
-        pool = self._desk(t)
-        if pool.size == 0:
-            pool = self.model.staff.present(t)
-        return _most_hours(self.model, pool, persons.size)
-
-    def backlog_hours(self, open_persons: np.ndarray) -> np.ndarray:
-        """The pooled backlog is shared by every present worker in proportion to their FTE."""
-        model = self.model
-        staff = model.staff
-        out = np.zeros(staff.n)
-        total = self._base_hours[model.people.open_kind[open_persons]].sum()
-        present = staff.present(model.day)
-        if total and present.size:
-            out[present] = total * staff.fte[present] / staff.fte[present].sum()
-        return out
 
 
 @register
@@ -301,34 +594,13 @@ class DutyCallsSystem(DutySystem):
 
     def __init__(self, model: StaffingModel) -> None:
         super().__init__(model)
-        self._init_checkins(model.cfg.duty_calls.proactive_calls)
+        self.calls = model.cfg.duty_calls.proactive_calls and self._any_checkin_rate
+        self.callers_desk = model.cfg.duty_calls.callers == "desk"
 
     def setup(self) -> None:
         """First calls spread over each person's first interval (the named arm's first check-in draws)."""
-        if self.checkins:
+        if self.calls:
             self._schedule_first_checkins(np.arange(self.model.people.n), 0)
-
-    def serve(self, t: int) -> None:
-        """The duty desk, then the welfare calls that are due, from the desk's spare hours."""
-        super().serve(t)
-        if self.checkins:
-            self._call(t)
-
-    def _call(self, t: int) -> None:
-        """Deal due calls round the callers with hours left until none fits."""
-        model = self.model
-        due = self._due_checkins(t)
-        pool = self._desk(t) if self.cfg.duty_calls.callers == "desk" else model.staff.present(t)
-        offset = self._offset(t)
-        while due.size and pool.size:
-            pool = pool[model.staff.hours_left[pool] > 0]
-            if pool.size == 0:
-                break
-            callers = pool[(np.arange(due.size) + offset) % pool.size]
-            made = model.offer(due, callers, t, kind=CHECKIN, overrun=False)
-            if not made.any():
-                break
-            due = due[~made]
 
 
 @register
@@ -340,9 +612,8 @@ class NamedWorkerSystem(StaffingSystem):
 
     def __init__(self, model: StaffingModel) -> None:
         super().__init__(model)
-        self._init_checkins(model.cfg.named.proactive_checkins)
-        #: Who is served by a named worker (every person here; a subset in mixed systems).
-        self.named_people = np.ones(model.people.n, dtype=bool)
+        self.checkins = model.cfg.named.proactive_checkins and self._any_checkin_rate
+        self.named_people[:] = True
 
     @classmethod
     def extra_fte(cls, cfg: Config) -> float:
@@ -364,125 +635,7 @@ class NamedWorkerSystem(StaffingSystem):
         people.named_worker[:] = NO_ONE
         people.pending_since[:] = 0
         self._schedule_first_checkins(np.arange(people.n), 0)
-        self.allocate(0)
-
-    def allocate(self, t: int) -> None:
-        """Give people in the pending tray (high need first, then longest waiting) to workers under the cap."""
-        model = self.model
-        people, staff = model.people, model.staff
-        pending = np.flatnonzero((people.named_worker == NO_ONE) & self.named_people)
-        if pending.size == 0:
-            return
-        self._update_sw_posts(t)
-        rows = staff.in_post()
-        rows = rows[np.isin(staff.post[rows], self.sw_posts)]
-        room = np.floor(self.cfg.named.caseload_cap * staff.fte[rows] + 1e-9).astype(np.int64) - staff.caseload[rows]
-        keep = room > 0
-        rows, room = rows[keep], room[keep]
-        if rows.size == 0:
-            return
-        # One slot per free place; fill the emptiest caseloads first so caseloads stay even.
-        slot_worker = np.repeat(rows, room)
-        slot_rank = np.arange(slot_worker.size) - np.repeat(np.cumsum(room) - room, room)
-        key = np.repeat(staff.caseload[rows], room) + slot_rank
-        slots = slot_worker[np.argsort(key, kind="stable")]
-        order = np.lexsort((people.pending_since[pending], -people.need[pending]))
-        chosen = pending[order][: slots.size]
-        workers = slots[: chosen.size]
-        people.named_worker[chosen] = workers
-        np.add.at(staff.caseload, workers, 1)
-        level, _, _ = model.familiarity_lookup(chosen, workers, t)
-        people.named_fam_level[chosen] = level
-        people.named_fam_day[chosen] = t
-
-    def serve(self, t: int) -> None:
-        """Own worker first; cover for the absent, the unallocated and the long-waiting; then check-ins."""
-        self.allocate(t)
-        self._serve_named(self.model.open_queue(), t)
-        if self.checkins:  # before the day's contacts are carried out: people served today still show as open
-            self._check_in(t)
-
-    def _serve_named(self, queue: np.ndarray, t: int) -> None:
-        """Named workers (and cover) over ``queue`` (open contacts of named people, in priority order)."""
-        if queue.size == 0:
-            return
-        model = self.model
-        people, staff = model.people, model.staff
-        own = people.named_worker[queue]
-        has_own = own >= 0
-        present = np.zeros(queue.size, dtype=bool)
-        present[has_own] = staff.absent_until[own[has_own]] <= t
-        with_own = queue[present]
-        if with_own.size:
-            served = model.offer(with_own, people.named_worker[with_own], t)
-            queue = np.concatenate([with_own[~served], queue[~present]])
-            queue = queue[np.argsort(model.priority(queue, t), kind="stable")]
-        if queue.size:
-            own = people.named_worker[queue]
-            waited = t - people.open_since[queue]
-            no_own = own < 0
-            no_own[~no_own] = staff.absent_until[own[~no_own]] > t
-            reactive = people.open_kind[queue] == REACTIVE
-            to_cover = queue[
-                (no_own & (reactive | (waited >= self.cfg.named.max_wait_days)))
-                | (reactive & (waited >= self.cfg.named.max_wait_days))
-            ]
-            if to_cover.size:
-                self._share_out(to_cover, self._cover_pool(t), t)
-
-    def _cover_pool(self, t: int) -> np.ndarray:
-        return np.concatenate(
-            [self._present_holders(self.ap_posts, t), self._rota_today(self.cfg.named.cover_workers_per_day, t)]
-        )
-
-    def _check_in(self, t: int) -> None:
-        """Proactive check-ins that are due, from each named worker's spare hours only."""
-        model = self.model
-        people, staff = model.people, model.staff
-        due = self._due_checkins(t)
-        if due.size == 0:
-            return
-        own = people.named_worker[due]
-        ok = own >= 0
-        ok[ok] = staff.absent_until[own[ok]] <= t
-        due, own = due[ok], own[ok]
-        if due.size == 0:
-            return
-        model.offer(due, own, t, kind=CHECKIN, overrun=False)
-
-    def crisis_responders(self, persons: np.ndarray, t: int) -> np.ndarray:
-        """The named worker if in; else the cover worker (or anyone present) with the most hours left."""
-        staff = self.model.staff
-        own = self.model.people.named_worker[persons].copy()
-        missing = own < 0
-        missing[~missing] = staff.absent_until[own[~missing]] > t
-        if missing.any():
-            pool = self._cover_pool(t)
-            if pool.size == 0:
-                pool = staff.present(t)
-            own[missing] = _most_hours(self.model, pool, int(missing.sum()))
-        return own
-
-    def backlog_hours(self, open_persons: np.ndarray) -> np.ndarray:
-        """Each named worker carries the open contacts of their own people."""
-        model = self.model
-        own = model.people.named_worker[open_persons]
-        mine = own >= 0
-        hours = self._base_hours[model.people.open_kind[open_persons[mine]]]
-        return np.bincount(own[mine], weights=hours, minlength=model.staff.n)[: model.staff.n]
-
-    def on_worker_left(self, row: int, t: int) -> None:
-        """The leaver's people go to the pending tray; their next worker starts from what they know."""
-        people = self.model.people
-        mine = np.flatnonzero(people.named_worker == row)
-        people.named_worker[mine] = NO_ONE
-        people.pending_since[mine] = t
-        people.named_fam_level[mine] = 0.0
-        self.model.staff.caseload[row] = 0
-
-    def pending(self) -> int:
-        """People served by named workers who are waiting for one."""
-        return int(np.count_nonzero((self.model.people.named_worker == NO_ONE) & self.named_people))
+        self._allocate(0)
 
     def summary(self, series: dict[str, np.ndarray], first_day: int) -> dict[str, float]:
         """Mean caseload of social workers over the measured days on which anyone had a named worker."""
@@ -503,46 +656,12 @@ def named_share(cfg: Config, levels: list[str] | tuple[str, ...]) -> float:
     return chosen / sum(mix[level] for level in NEED_LEVELS)
 
 
-class MixedSystem(NamedWorkerSystem, DutySystem):
-    """Named workers for some people (``named_people``), the duty desk for the rest.
-
-    Each day: allocation and named service for named people, the desk for the others, then check-ins
-    from spare hours. With everyone named it is the named system exactly; with no one, duty exactly.
-    """
-
-    def serve(self, t: int) -> None:
-        """Named people through their workers and cover, the others through the desk, then check-ins."""
-        self._update_named_people(t)
-        self.allocate(t)
-        queue = self.model.open_queue()
-        named = self.named_people[queue]
-        self._serve_named(queue[named], t)
-        self._serve_desk(queue[~named], t)
-        if self.checkins:
-            self._check_in(t)
-
-    def _update_named_people(self, t: int) -> None:
-        """Change who is served by a named worker (fixed unless a subclass says otherwise)."""
-
-    def crisis_responders(self, persons: np.ndarray, t: int) -> np.ndarray:
-        """Named people's crises as in the named system, the others' as in duty."""
-        named = self.named_people[persons]
-        out = np.empty(persons.size, dtype=np.int64)
-        out[named] = NamedWorkerSystem.crisis_responders(self, persons[named], t)
-        out[~named] = DutySystem.crisis_responders(self, persons[~named], t)
-        return out
-
-    def backlog_hours(self, open_persons: np.ndarray) -> np.ndarray:
-        """Named people's waiting work falls on their own workers; the others' is pooled."""
-        named = self.named_people[open_persons]
-        return NamedWorkerSystem.backlog_hours(self, open_persons[named]) + DutySystem.backlog_hours(
-            self, open_persons[~named]
-        )
-
-
 @register
-class HybridSystem(MixedSystem):
-    """Hybrid: named workers for the need levels in ``hybrid.named_needs``, the duty desk for everyone else."""
+class HybridSystem(NamedWorkerSystem):
+    """Hybrid: named workers for the need levels in ``hybrid.named_needs``, the duty desk for everyone else.
+
+    With every level named it is the named system exactly; with none, duty exactly.
+    """
 
     name = "hybrid"
     label = "Hybrid: named workers for some need levels, the duty desk for the rest"
@@ -550,7 +669,7 @@ class HybridSystem(MixedSystem):
     def __init__(self, model: StaffingModel) -> None:
         super().__init__(model)
         levels = [NEED_LEVELS.index(level) for level in self.cfg.hybrid.named_needs]
-        self.named_people = np.isin(model.people.need, levels)
+        self.named_people[:] = np.isin(model.people.need, levels)
         self._share = named_share(self.cfg, self.cfg.hybrid.named_needs)
 
     @classmethod
@@ -576,7 +695,7 @@ class HybridSystem(MixedSystem):
 
 
 @register
-class SwitchSystem(MixedSystem):
+class SwitchSystem(NamedWorkerSystem):
     """Switch-over: duty until ``switch.day``, then people move to named workers over ``switch.allocation_weeks``.
 
     People move highest need first (then in row order, which is random); each joins the pending tray on
@@ -590,12 +709,11 @@ class SwitchSystem(MixedSystem):
     def __init__(self, model: StaffingModel) -> None:
         super().__init__(model)
         n = model.people.n
-        self.named_people = np.zeros(n, dtype=bool)
+        self.named_people[:] = False
         self.switch_day = self.extra_posts_open_day(self.cfg)
-        #: Order people move in (highest need first) and the model day by which the first k have moved.
-        self._order = np.lexsort((np.arange(n), -model.people.need.astype(np.int64)))
-        self._moved = 0
-        self._period_days = max(1.0, self.cfg.switch.allocation_weeks * DAYS_PER_WEEK)
+        self.move_day = self.switch_day
+        self.move_order = np.lexsort((np.arange(n), -model.people.need.astype(np.int64)))
+        self.move_period_days = max(1.0, self.cfg.switch.allocation_weeks * DAYS_PER_WEEK)
 
     @classmethod
     def extra_fte(cls, cfg: Config) -> float:
@@ -623,22 +741,6 @@ class SwitchSystem(MixedSystem):
         """No one has a named worker before the switch; check-in draws are kept for when people move."""
         super().setup()
         self.model.people.next_checkin[:] = NEVER
-
-    def _update_named_people(self, t: int) -> None:
-        """On and after the switch day, move the next people to named working (pending tray first)."""
-        if t < self.switch_day or self._moved == self.named_people.size:
-            return
-        elapsed = t - self.switch_day + 1
-        target = self.named_people.size
-        if elapsed < self._period_days:
-            target = math.ceil(target * elapsed / self._period_days)
-        if target <= self._moved:
-            return
-        movers = self._order[self._moved : target]
-        self._moved = target
-        self.named_people[movers] = True
-        self.model.people.pending_since[movers] = t
-        self._schedule_first_checkins(movers, t)
 
     def retention(self, t: int) -> float:
         """Named retention from the switch day on."""

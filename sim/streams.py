@@ -62,13 +62,17 @@ class DailyUniforms:
     def row(self, day: int) -> np.ndarray:
         """Uniforms on [0, 1) (or their transform) for every unit on ``day`` (a read-only view)."""
         block_index, offset = divmod(day, self.block_days)
-        if block_index != self._block_index:
-            rng = self._streams.generator(f"{self._name}/block{block_index}")
+        return self.block(block_index)[offset]
+
+    def block(self, index: int) -> np.ndarray:
+        """Rows of days ``index * block_days`` onwards, one per day (read-only; the last block is full length too)."""
+        if index != self._block_index:
+            rng = self._streams.generator(f"{self._name}/block{index}")
             block = rng.random((self.block_days, self.width))
             self._block = block if self._transform is None else self._transform(block)
             self._block.flags.writeable = False
-            self._block_index = block_index
-        return self._block[offset]
+            self._block_index = index
+        return self._block
 
 
 class EventUniforms:
@@ -88,6 +92,10 @@ class EventUniforms:
             block = rng.random((self.n_units, self.per_block))
             self._blocks[index] = block
         return block
+
+    def columns(self, n_blocks: int) -> np.ndarray:
+        """Uniforms of events 0 .. ``n_blocks * per_block - 1`` of every unit: one row per unit, one column per event."""
+        return np.concatenate([self._block(index) for index in range(n_blocks)], axis=1)
 
     def take(self, units: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Uniforms for ``units`` at their event numbers ``counts`` (0-based), same length as ``units``."""
