@@ -14,7 +14,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.experimental import structref
 
 from sim.population import CHECKIN, CRISIS, NO_ONE, REACTIVE, REVIEW
 
@@ -61,6 +62,8 @@ from sim.population import CHECKIN, CRISIS, NO_ONE, REACTIVE, REVIEW
     MEAN_CASELOAD,
 ) = range(39)
 N_SERIES = 39
+
+NEVER = np.iinfo(np.int64).max  # a day that never comes
 
 # Slots of ``Books.counts`` (integers the compiled code keeps between days).
 N_LOG, N_STAYS, N_LIFE, N_SERVED, N_ASSESS, STAFF_N, STAFF_CHANGED = range(7)
@@ -229,6 +232,483 @@ class Books(NamedTuple):
     max_events: np.ndarray  # EV_CRISES, ...
     staff_stocks: np.ndarray  # the staffing stocks, recomputed when someone starts or leaves
     checkin_interval: np.ndarray  # by person: days between proactive contacts (inf: none)
+
+
+class Policy(NamedTuple):
+    """A staffing system as compiled code sees it: who has a named worker, and the blocks' sizes and switches."""
+
+    named_people: np.ndarray  # by person: served by a named worker (else by the desk)
+    move_order: np.ndarray  # people in the order they move to named working from ``move_day``
+    move_day: int  # model day people start moving (NEVER: nobody moves)
+    move_period_days: float  # days over which everyone moves
+    moved: np.ndarray  # [people moved so far]
+    first_checkin: np.ndarray  # by person: uniform placing the first check-in within its interval
+    ap_posts: np.ndarray  # advanced practitioners' posts
+    checkins: bool  # named workers make proactive check-ins from spare hours
+    calls: bool  # the desk (or the team) makes welfare calls at the check-in cadence from spare hours
+    callers_desk: bool  # welfare calls by the day's desk only (else by everyone present)
+    desk_rota: int  # social workers on the desk's daily rota
+    cover_rota: int  # social workers on the named system's cover rota
+    max_wait_days: int  # days a contact waits for its named worker before cover takes it
+    caseload_cap: float  # most people per named worker FTE
+
+
+# The same, as structures passed by reference: compiled calls pass one pointer each, not every array's fields.
+@structref.register
+class _PeopleArraysType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class _PeopleArraysRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(_PeopleArraysType, _PeopleArraysRef)
+_PEOPLEARRAYS_TYPE = _PeopleArraysType(
+    [
+        ("need", types.int8[::1]),
+        ("communication", types.boolean[::1]),
+        ("fluctuating", types.boolean[::1]),
+        ("risk", types.float64[::1]),
+        ("setting", types.int8[::1]),
+        ("setting_until", types.int64[::1]),
+        ("restrictive", types.boolean[::1]),
+        ("delayed", types.boolean[::1]),
+        ("ever_admitted", types.boolean[::1]),
+        ("admitted_day", types.int64[::1]),
+        ("readmit_until", types.int64[::1]),
+        ("named_worker", types.int64[::1]),
+        ("pending_since", types.int64[::1]),
+        ("open_kind", types.int8[::1]),
+        ("open_since", types.int64[::1]),
+        ("next_review", types.int64[::1]),
+        ("next_checkin", types.int64[::1]),
+        ("last_contact", types.int64[::1]),
+        ("fam_worker", types.int64[:, ::1]),
+        ("fam_level", types.float64[:, ::1]),
+        ("fam_day", types.int64[:, ::1]),
+        ("named_fam_level", types.float64[::1]),
+        ("named_fam_day", types.int64[::1]),
+        ("n_crises", types.int64[::1]),
+        ("n_admissions", types.int64[::1]),
+        ("n_assessments", types.int64[::1]),
+        ("n_placements", types.int64[::1]),
+        ("active", types.boolean[::1]),
+    ]
+)
+
+
+@njit(cache=True)
+def _peoplearrays_ref(a):
+    s = structref.new(_PEOPLEARRAYS_TYPE)
+    s.need = a.need
+    s.communication = a.communication
+    s.fluctuating = a.fluctuating
+    s.risk = a.risk
+    s.setting = a.setting
+    s.setting_until = a.setting_until
+    s.restrictive = a.restrictive
+    s.delayed = a.delayed
+    s.ever_admitted = a.ever_admitted
+    s.admitted_day = a.admitted_day
+    s.readmit_until = a.readmit_until
+    s.named_worker = a.named_worker
+    s.pending_since = a.pending_since
+    s.open_kind = a.open_kind
+    s.open_since = a.open_since
+    s.next_review = a.next_review
+    s.next_checkin = a.next_checkin
+    s.last_contact = a.last_contact
+    s.fam_worker = a.fam_worker
+    s.fam_level = a.fam_level
+    s.fam_day = a.fam_day
+    s.named_fam_level = a.named_fam_level
+    s.named_fam_day = a.named_fam_day
+    s.n_crises = a.n_crises
+    s.n_admissions = a.n_admissions
+    s.n_assessments = a.n_assessments
+    s.n_placements = a.n_placements
+    s.active = a.active
+    return s
+
+
+@structref.register
+class _StaffArraysType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class _StaffArraysRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(_StaffArraysType, _StaffArraysRef)
+_STAFFARRAYS_TYPE = _StaffArraysType(
+    [
+        ("post_role", types.int8[::1]),
+        ("post_fte", types.float64[::1]),
+        ("post_open_day", types.int64[::1]),
+        ("holder", types.int64[::1]),
+        ("hire_day", types.int64[::1]),
+        ("agency_day", types.int64[::1]),
+        ("n_absences", types.int64[::1]),
+        ("n_vacancies", types.int64[::1]),
+        ("n_agency_draws", types.int64[::1]),
+        ("post", types.int64[::1]),
+        ("role", types.int8[::1]),
+        ("fte", types.float64[::1]),
+        ("start_day", types.int64[::1]),
+        ("end_day", types.int64[::1]),
+        ("absent_until", types.int64[::1]),
+        ("stress", types.float64[::1]),
+        ("caseload", types.int64[::1]),
+        ("hours_left", types.float64[::1]),
+        ("debt", types.float64[::1]),
+        ("demand", types.float64[::1]),
+    ]
+)
+
+
+@njit(cache=True)
+def _staffarrays_ref(a):
+    s = structref.new(_STAFFARRAYS_TYPE)
+    s.post_role = a.post_role
+    s.post_fte = a.post_fte
+    s.post_open_day = a.post_open_day
+    s.holder = a.holder
+    s.hire_day = a.hire_day
+    s.agency_day = a.agency_day
+    s.n_absences = a.n_absences
+    s.n_vacancies = a.n_vacancies
+    s.n_agency_draws = a.n_agency_draws
+    s.post = a.post
+    s.role = a.role
+    s.fte = a.fte
+    s.start_day = a.start_day
+    s.end_day = a.end_day
+    s.absent_until = a.absent_until
+    s.stress = a.stress
+    s.caseload = a.caseload
+    s.hours_left = a.hours_left
+    s.debt = a.debt
+    s.demand = a.demand
+    return s
+
+
+@structref.register
+class _SettingsType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class _SettingsRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(_SettingsType, _SettingsRef)
+_SETTINGS_TYPE = _SettingsType(
+    [
+        ("casework_hours_per_day", types.float64),
+        ("p_life_event", types.float64),
+        ("event_risk_jump", types.float64),
+        ("call_confidence_gain", types.float64),
+        ("crisis_base_per_day", types.float64),
+        ("crisis_risk_per_day", types.float64),
+        ("readmission_crisis_multiplier", types.float64),
+        ("prevention_window_days", types.int64),
+        ("advocacy_admission_reduction", types.float64),
+        ("prevention_admission_reduction", types.float64),
+        ("p_admission", types.float64),
+        ("readmission_multiplier", types.float64),
+        ("p_breakdown", types.float64),
+        ("risk_after_frac", types.float64),
+        ("emergency_stay_mean_days", types.float64),
+        ("restrictive_stay_mean_days", types.float64),
+        ("discharge_coordination_reduction", types.float64),
+        ("p_delayed_discharge", types.float64),
+        ("delay_mean_days", types.float64),
+        ("discharge_risk", types.float64),
+        ("readmission_window_days", types.int64),
+        ("p_error", types.float64),
+        ("assessment_error_reduction", types.float64),
+        ("p_restrictive_given_error", types.float64),
+        ("stress_alpha", types.float64),
+        ("p_absence_start", types.float64),
+        ("absence_spell_mean_days", types.float64),
+        ("stress_turnover_gain", types.float64),
+        ("turnover_per_year", types.float64),
+        ("agency_turnover_per_year", types.float64),
+        ("agency_start_lag_days", types.float64),
+        ("agency_cover_frac", types.float64),
+        ("quality_base", types.float64),
+        ("familiarity_quality_gain", types.float64),
+        ("quality_wait_loss_per_day", types.float64),
+        ("risk_reduction", types.float64),
+        ("unfamiliar_detection_loss", types.float64),
+        ("review_interval_days", types.int64),
+        ("retell_familiarity_threshold", types.float64),
+        ("retell_extra_frac", types.float64),
+        ("familiarity_fade_days", types.float64),
+        ("familiarity_learning_frac", types.float64),
+        ("base_hours", types.float64[::1]),
+        ("comm_mult", types.float64[::1]),
+        ("drift_per_day", types.float64[::1]),
+        ("call_per_day", types.float64[::1]),
+        ("call_risk_per_day", types.float64[::1]),
+        ("retention", types.float64[::1]),
+    ]
+)
+
+
+@njit(cache=True)
+def _settings_ref(a):
+    s = structref.new(_SETTINGS_TYPE)
+    s.casework_hours_per_day = a.casework_hours_per_day
+    s.p_life_event = a.p_life_event
+    s.event_risk_jump = a.event_risk_jump
+    s.call_confidence_gain = a.call_confidence_gain
+    s.crisis_base_per_day = a.crisis_base_per_day
+    s.crisis_risk_per_day = a.crisis_risk_per_day
+    s.readmission_crisis_multiplier = a.readmission_crisis_multiplier
+    s.prevention_window_days = a.prevention_window_days
+    s.advocacy_admission_reduction = a.advocacy_admission_reduction
+    s.prevention_admission_reduction = a.prevention_admission_reduction
+    s.p_admission = a.p_admission
+    s.readmission_multiplier = a.readmission_multiplier
+    s.p_breakdown = a.p_breakdown
+    s.risk_after_frac = a.risk_after_frac
+    s.emergency_stay_mean_days = a.emergency_stay_mean_days
+    s.restrictive_stay_mean_days = a.restrictive_stay_mean_days
+    s.discharge_coordination_reduction = a.discharge_coordination_reduction
+    s.p_delayed_discharge = a.p_delayed_discharge
+    s.delay_mean_days = a.delay_mean_days
+    s.discharge_risk = a.discharge_risk
+    s.readmission_window_days = a.readmission_window_days
+    s.p_error = a.p_error
+    s.assessment_error_reduction = a.assessment_error_reduction
+    s.p_restrictive_given_error = a.p_restrictive_given_error
+    s.stress_alpha = a.stress_alpha
+    s.p_absence_start = a.p_absence_start
+    s.absence_spell_mean_days = a.absence_spell_mean_days
+    s.stress_turnover_gain = a.stress_turnover_gain
+    s.turnover_per_year = a.turnover_per_year
+    s.agency_turnover_per_year = a.agency_turnover_per_year
+    s.agency_start_lag_days = a.agency_start_lag_days
+    s.agency_cover_frac = a.agency_cover_frac
+    s.quality_base = a.quality_base
+    s.familiarity_quality_gain = a.familiarity_quality_gain
+    s.quality_wait_loss_per_day = a.quality_wait_loss_per_day
+    s.risk_reduction = a.risk_reduction
+    s.unfamiliar_detection_loss = a.unfamiliar_detection_loss
+    s.review_interval_days = a.review_interval_days
+    s.retell_familiarity_threshold = a.retell_familiarity_threshold
+    s.retell_extra_frac = a.retell_extra_frac
+    s.familiarity_fade_days = a.familiarity_fade_days
+    s.familiarity_learning_frac = a.familiarity_learning_frac
+    s.base_hours = a.base_hours
+    s.comm_mult = a.comm_mult
+    s.drift_per_day = a.drift_per_day
+    s.call_per_day = a.call_per_day
+    s.call_risk_per_day = a.call_risk_per_day
+    s.retention = a.retention
+    return s
+
+
+@structref.register
+class _BooksType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class _BooksRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(_BooksType, _BooksRef)
+_BOOKS_TYPE = _BooksType(
+    [
+        ("daily", types.float64[:, ::1]),
+        ("log_person", types.int64[::1]),
+        ("log_worker", types.int64[::1]),
+        ("log_day", types.int64[::1]),
+        ("log_kind", types.int8[::1]),
+        ("log_hours", types.float64[::1]),
+        ("log_wait", types.int64[::1]),
+        ("log_fam", types.float64[::1]),
+        ("stays", types.int64[::1]),
+        ("life_person", types.int64[::1]),
+        ("life_day", types.int64[::1]),
+        ("served_person", types.int64[::1]),
+        ("served_worker", types.int64[::1]),
+        ("served_kind", types.int64[::1]),
+        ("served_hours", types.float64[::1]),
+        ("served_fam", types.float64[::1]),
+        ("served_slot", types.int64[::1]),
+        ("served_has", types.boolean[::1]),
+        ("assess_person", types.int64[::1]),
+        ("assess_worker", types.int64[::1]),
+        ("counts", types.int64[::1]),
+        ("max_events", types.int64[::1]),
+        ("staff_stocks", types.float64[::1]),
+        ("checkin_interval", types.float64[::1]),
+    ]
+)
+
+
+@njit(cache=True)
+def _books_ref(a):
+    s = structref.new(_BOOKS_TYPE)
+    s.daily = a.daily
+    s.log_person = a.log_person
+    s.log_worker = a.log_worker
+    s.log_day = a.log_day
+    s.log_kind = a.log_kind
+    s.log_hours = a.log_hours
+    s.log_wait = a.log_wait
+    s.log_fam = a.log_fam
+    s.stays = a.stays
+    s.life_person = a.life_person
+    s.life_day = a.life_day
+    s.served_person = a.served_person
+    s.served_worker = a.served_worker
+    s.served_kind = a.served_kind
+    s.served_hours = a.served_hours
+    s.served_fam = a.served_fam
+    s.served_slot = a.served_slot
+    s.served_has = a.served_has
+    s.assess_person = a.assess_person
+    s.assess_worker = a.assess_worker
+    s.counts = a.counts
+    s.max_events = a.max_events
+    s.staff_stocks = a.staff_stocks
+    s.checkin_interval = a.checkin_interval
+    return s
+
+
+@structref.register
+class _DrawsType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class _DrawsRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(_DrawsType, _DrawsRef)
+_DRAWS_TYPE = _DrawsType(
+    [
+        ("first_day", types.int64),
+        ("event", types.Array(types.float64, 2, "C", readonly=True)),
+        ("call", types.Array(types.float64, 2, "C", readonly=True)),
+        ("crisis", types.Array(types.float64, 2, "C", readonly=True)),
+        ("absence", types.Array(types.float64, 2, "C", readonly=True)),
+        ("leave", types.Array(types.float64, 2, "C", readonly=True)),
+        ("rota", types.Array(types.float64, 2, "C", readonly=True)),
+        ("admit", types.float64[:, ::1]),
+        ("breakdown", types.float64[:, ::1]),
+        ("stay", types.int64[:, ::1]),
+        ("delayed", types.float64[:, ::1]),
+        ("delay_length", types.float64[:, ::1]),
+        ("placement", types.float64[:, ::1]),
+        ("error", types.float64[:, ::1]),
+        ("restrictive", types.float64[:, ::1]),
+        ("spell", types.float64[:, ::1]),
+        ("lag", types.float64[:, ::1]),
+        ("agency", types.float64[:, ::1]),
+    ]
+)
+
+
+@njit(cache=True)
+def _draws_ref(a):
+    s = structref.new(_DRAWS_TYPE)
+    s.first_day = a.first_day
+    s.event = a.event
+    s.call = a.call
+    s.crisis = a.crisis
+    s.absence = a.absence
+    s.leave = a.leave
+    s.rota = a.rota
+    s.admit = a.admit
+    s.breakdown = a.breakdown
+    s.stay = a.stay
+    s.delayed = a.delayed
+    s.delay_length = a.delay_length
+    s.placement = a.placement
+    s.error = a.error
+    s.restrictive = a.restrictive
+    s.spell = a.spell
+    s.lag = a.lag
+    s.agency = a.agency
+    return s
+
+
+@structref.register
+class _PolicyType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class _PolicyRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(_PolicyType, _PolicyRef)
+_POLICY_TYPE = _PolicyType(
+    [
+        ("named_people", types.boolean[::1]),
+        ("move_order", types.int64[::1]),
+        ("move_day", types.int64),
+        ("move_period_days", types.float64),
+        ("moved", types.int64[::1]),
+        ("first_checkin", types.float64[::1]),
+        ("ap_posts", types.int64[::1]),
+        ("checkins", types.boolean),
+        ("calls", types.boolean),
+        ("callers_desk", types.boolean),
+        ("desk_rota", types.int64),
+        ("cover_rota", types.int64),
+        ("max_wait_days", types.int64),
+        ("caseload_cap", types.float64),
+    ]
+)
+
+
+@njit(cache=True)
+def _policy_ref(a):
+    s = structref.new(_POLICY_TYPE)
+    s.named_people = a.named_people
+    s.move_order = a.move_order
+    s.move_day = a.move_day
+    s.move_period_days = a.move_period_days
+    s.moved = a.moved
+    s.first_checkin = a.first_checkin
+    s.ap_posts = a.ap_posts
+    s.checkins = a.checkins
+    s.calls = a.calls
+    s.callers_desk = a.callers_desk
+    s.desk_rota = a.desk_rota
+    s.cover_rota = a.cover_rota
+    s.max_wait_days = a.max_wait_days
+    s.caseload_cap = a.caseload_cap
+    return s
+
+
+_TO_STRUCT = {
+    PeopleArrays: _peoplearrays_ref,
+    StaffArrays: _staffarrays_ref,
+    Settings: _settings_ref,
+    Books: _books_ref,
+    Draws: _draws_ref,
+    Policy: _policy_ref,
+}
+
+
+def as_struct(arrays: NamedTuple) -> structref.StructRefProxy:
+    """The compiled structure for one of the named tuples above (sharing its arrays)."""
+    return _TO_STRUCT[type(arrays)](arrays)
 
 
 # Sums ------------------------------------------------------------------------------------------

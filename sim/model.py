@@ -66,8 +66,10 @@ from sim.contacts import (
     Books,
     Draws,
     PeopleArrays,
+    Policy,
     Settings,
     StaffArrays,
+    as_struct,
     familiarity_lookup,
     flush,
     named_familiarity,
@@ -89,7 +91,7 @@ from sim.population import (
     Staff,
     post_layout,
 )
-from sim.staffing import SYSTEMS, Policy, StaffingSystem
+from sim.staffing import SYSTEMS, StaffingSystem
 from sim.streams import Streams, exponential_hazard
 
 DAYS_PER_YEAR = 365
@@ -311,9 +313,7 @@ def hospital_and_placements(P: PeopleArrays, C: Settings, B: Books, D: Draws, t:
             continue
         if P.setting[p] == INPATIENT:
             if not P.delayed[p]:
-                coordination = C.discharge_coordination_reduction * named_familiarity(
-                    P, p, t, C.familiarity_fade_days
-                )
+                coordination = C.discharge_coordination_reduction * named_familiarity(P, p, t, C.familiarity_fade_days)
                 k = P.n_admissions[p]  # the stay's draws: column k (column 0 for a stay under way on day 0)
                 if D.delayed[p, k] < C.p_delayed_discharge * (1 - coordination):
                     extra = max(1, np.int64(math.ceil(-C.delay_mean_days * math.log1p(-D.delay_length[p, k]))))
@@ -650,13 +650,16 @@ class StaffingModel(mesa.Model):
         self._u_absence = s.daily("workforce/absence", n_stream_posts)
         self._u_leave = s.daily("workforce/leave", n_stream_posts)
         self._rota = s.daily("staffing/rota", 1)
-        self._events = {name: s.per_event(name, n_stream_posts if by_post else n) for name, _, _, by_post in EVENT_STREAMS}
+        self._events = {
+            name: s.per_event(name, n_stream_posts if by_post else n) for name, _, _, by_post in EVENT_STREAMS
+        }
         self._event_blocks = dict.fromkeys(self._events, 0)
 
         self.daily = np.zeros((self.total_days, len(SERIES)))
         self.settings = self._settings(cfg)
         self.books = self._new_books(cfg)
         self._draws: Draws | None = None
+        self._structs: dict[str, object] = {}  # compiled structures of the named tuples (see ``compiled_state``)
         self._refresh_arrays()
 
         self.person_agents = [Person(self, row) for row in range(n)]
@@ -710,14 +713,27 @@ class StaffingModel(mesa.Model):
 
     # Compiled state -------------------------------------------------------------------------
 
-    def _prepare(self, t: int) -> tuple[PeopleArrays, StaffArrays, Settings, Books, Draws, Policy]:
-        """The arrays for compiled code from day ``t``: random blocks that cover it, room for one more day."""
+    def _prepare(self, t: int) -> tuple:
+        """Structures for compiled code from day ``t``: random blocks that cover it, room for one more day."""
         block_days = self._u_event.block_days
         if self._draws is None or not (self._draws.first_day <= t < self._draws.first_day + block_days):
             self._draws = self._new_draws(t // block_days)
-        while not has_room(self.people_arrays, self.staff_arrays, self.books, self._draws):
+            self._structs.pop("draws", None)
+        P, W, C, B, D, Y = self.compiled_state()
+        while not has_room(P, W, B, D):
             self._make_room()
-        return self.people_arrays, self.staff_arrays, self.settings, self.books, self._draws, self.policy
+            P, W, C, B, D, Y = self.compiled_state()
+        return P, W, C, B, D, Y
+
+    def compiled_state(self) -> tuple:
+        """The model's arrays as compiled code takes them: people, staff, settings, books, draws, policy."""
+        if self._draws is None:
+            self._draws = self._new_draws(self.day // self._u_event.block_days)
+        refs = self._structs
+        for name in ("people_arrays", "staff_arrays", "settings", "books", "draws", "policy"):
+            if name not in refs:
+                refs[name] = as_struct(self._draws if name == "draws" else getattr(self, name))
+        return tuple(refs[name] for name in ("people_arrays", "staff_arrays", "settings", "books", "draws", "policy"))
 
     def _finish(self, reached: int) -> None:
         """After compiled days: the clock, the worker count and the Mesa worker agents."""
@@ -734,7 +750,11 @@ class StaffingModel(mesa.Model):
 
     def _refresh_arrays(self) -> None:
         people, st = self.people, self.staff
-        self.people_arrays = PeopleArrays(**{f: getattr(people, f) for f in PeopleArrays._fields if f != "active"}, active=self.active)
+        self._structs.pop("people_arrays", None)
+        self._structs.pop("staff_arrays", None)
+        self.people_arrays = PeopleArrays(
+            **{f: getattr(people, f) for f in PeopleArrays._fields if f != "active"}, active=self.active
+        )
         self.staff_arrays = StaffArrays(**{f: getattr(st, f) for f in StaffArrays._fields})
 
     def _make_room(self) -> None:
@@ -749,6 +769,7 @@ class StaffingModel(mesa.Model):
             grow.update(stays=_doubled(B.stays))
         if grow:
             self.books = B._replace(**grow)
+            self._structs.pop("books", None)
         if B.counts[STAFF_N] + 2 * self.staff.n_posts > self.staff.post.size:
             self.staff.grow()
             self._refresh_arrays()
@@ -758,6 +779,7 @@ class StaffingModel(mesa.Model):
                 self._draws = None
         if self._draws is None:
             self._draws = self._new_draws(self.day // self._u_event.block_days)
+            self._structs.pop("draws", None)
 
     def _new_draws(self, block: int) -> Draws:
         """Random numbers for compiled code: the daily block ``block`` and the per-event columns so far."""
@@ -772,7 +794,9 @@ class StaffingModel(mesa.Model):
             before = self._events[name]._block(-1)[:, -1:]
             columns[field] = np.concatenate((before, columns[field]), axis=1)
         stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
-        columns["stay"] = np.maximum(1, np.rint(np.exp(stay_mu + h.stay_sigma * ndtri(columns["stay"])))).astype(np.int64)
+        columns["stay"] = np.maximum(1, np.rint(np.exp(stay_mu + h.stay_sigma * ndtri(columns["stay"])))).astype(
+            np.int64
+        )
         shape = w.recruitment_lag_shape
         columns["lag"] = w.recruitment_lag_days / shape * gammaincinv(shape, columns["lag"])
         return Draws(
@@ -788,7 +812,15 @@ class StaffingModel(mesa.Model):
 
     def _settings(self, cfg: Config) -> Settings:
         """The processes' parameters in per-day units, and the per-person rates by need level."""
-        c, h, w, e, cr, a, p = cfg.contacts, cfg.hospital, cfg.workforce, cfg.effects, cfg.crisis, cfg.assessment, cfg.placement
+        c, h, w, e, cr, a, p = (
+            cfg.contacts,
+            cfg.hospital,
+            cfg.workforce,
+            cfg.effects,
+            cfg.crisis,
+            cfg.assessment,
+            cfg.placement,
+        )
         need = self.people.need
         return Settings(
             casework_hours_per_day=w.casework_hours_per_day,
@@ -931,7 +963,8 @@ class StaffingModel(mesa.Model):
         """Familiarity of each (person, worker) pair today, 0..1."""
         persons = np.asarray(persons, dtype=np.int64)
         workers = np.asarray(workers, dtype=np.int64)
-        return familiarity_lookup(self.people_arrays, persons, workers, self.day, self.cfg.contacts.familiarity_fade_days)[0]
+        P = self.compiled_state()[0]
+        return familiarity_lookup(P, persons, workers, self.day, self.cfg.contacts.familiarity_fade_days)[0]
 
     def contact_log(self) -> pd.DataFrame:
         """Every contact so far: person, worker row, day, kind code, hours, waiting days, familiarity before."""

@@ -19,15 +19,17 @@ made of these blocks adds its compiled function here and a branch in ``serve``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numba import njit
 
 from sim.contacts import (
+    NEVER,
     Books,
     Draws,
     PeopleArrays,
+    Policy,
     Settings,
     StaffArrays,
     familiarity_lookup,
@@ -47,26 +49,6 @@ if TYPE_CHECKING:
     from sim.model import StaffingModel
 
 DAYS_PER_WEEK = 7
-NEVER = np.iinfo(np.int64).max  # a day that never comes
-
-
-class Policy(NamedTuple):
-    """A staffing system as compiled code sees it: who has a named worker, and the blocks' sizes and switches."""
-
-    named_people: np.ndarray  # by person: served by a named worker (else by the desk)
-    move_order: np.ndarray  # people in the order they move to named working from ``move_day``
-    move_day: int  # model day people start moving (NEVER: nobody moves)
-    move_period_days: float  # days over which everyone moves
-    moved: np.ndarray  # [people moved so far]
-    first_checkin: np.ndarray  # by person: uniform placing the first check-in within its interval
-    ap_posts: np.ndarray  # advanced practitioners' posts
-    checkins: bool  # named workers make proactive check-ins from spare hours
-    calls: bool  # the desk (or the team) makes welfare calls at the check-in cadence from spare hours
-    callers_desk: bool  # welfare calls by the day's desk only (else by everyone present)
-    desk_rota: int  # social workers on the desk's daily rota
-    cover_rota: int  # social workers on the named system's cover rota
-    max_wait_days: int  # days a contact waits for its named worker before cover takes it
-    caseload_cap: float  # most people per named worker FTE
 
 
 # Compiled blocks ---------------------------------------------------------------------------------
@@ -532,13 +514,13 @@ class StaffingSystem:
 
     def desk(self, t: int) -> np.ndarray:
         """Rows of today's duty desk (the rota, then the present advanced practitioners)."""
-        m = self.model
-        return desk(m.staff_arrays, self.policy(), t)
+        _, W, _, _, _, Y = self.model.compiled_state()
+        return desk(W, Y, t)
 
     def pending(self) -> int:
         """People waiting for a worker of their own today (none where nobody has one)."""
-        m = self.model
-        return int(pending(m.people_arrays, self.policy()))
+        P, _, _, _, _, Y = self.model.compiled_state()
+        return int(pending(P, Y))
 
     def summary(self, series: dict[str, np.ndarray], first_day: int) -> dict[str, float]:
         """The system's own columns of runs.csv from the measured daily series (which start on ``first_day``)."""
@@ -555,8 +537,8 @@ class StaffingSystem:
 
     def _allocate(self, t: int) -> None:
         """Allocate the pending tray now (before day 0)."""
-        m = self.model
-        allocate(m.people_arrays, m.staff_arrays, m.settings, m.books, self.policy(), t)
+        P, W, C, B, _, Y = self.model.compiled_state()
+        allocate(P, W, C, B, Y, t)
 
 
 #: The registry: every staffing system by name. Config validation, the page's picker and the docs read it.
