@@ -15,12 +15,15 @@ exceptions are the type-checking-only references from ``staffing`` and ``agents`
     - ``population``: person and worker arrays and their initialisation.
       Depends on: params, streams.
 3. The model
+    - ``contacts``: compiled (numba) functions shared by the processes and the staffing systems
+      (familiarity, offering and carrying out contacts) and the structures compiled code works on.
+      Depends on: population.
     - ``agents``: ``Person`` and ``Worker``, mesa agents that are views onto the arrays.
       Depends on: population.
     - ``staffing``: the staffing systems (``DutySystem``, ``NamedWorkerSystem``, ...) and their
-      registry ``SYSTEMS``. Depends on: params, population.
-    - ``model``: ``StaffingModel``, the daily schedule. Depends on: params, streams, population,
-      agents, staffing.
+      registry ``SYSTEMS``. Depends on: params, population, contacts.
+    - ``model``: ``StaffingModel``, the daily schedule, its processes compiled. Depends on: params,
+      streams, population, contacts, agents, staffing.
 4. Measures
     - ``metrics``: continuity indices, the per-run summary and monthly series. Depends on: model, costs.
     - ``costs``: the cost ledger, payers, discounting and the business case. Depends on: params,
@@ -48,7 +51,8 @@ exceptions are the type-checking-only references from ``staffing`` and ``agents`
       params, costs, runner, jobs.
     - ``ablation``: ``nwsim-ablation``, what each mechanism carries of the benefit. Depends on:
       params, costs, jobs.
-    - ``bench``: ``nwsim-bench``, speed and memory figures. Depends on: staffing, model, compose, jobs.
+    - ``bench``: ``nwsim-bench``, speed and memory figures. Depends on: contacts, staffing, model, compose,
+      jobs.
     - ``app``: the interactive page. Depends on: params, population, staffing, model, metrics, costs,
       compose, plots.
     - ``app_assets``: the page's front-end files. Depends on: nothing in ``sim``.
@@ -63,7 +67,7 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("params", "streams"),
     ("population",),
-    ("agents", "staffing", "model"),
+    ("contacts", "agents", "staffing", "model"),
     ("metrics", "costs"),
     ("jobs", "compose"),
     ("runner",),

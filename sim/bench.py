@@ -14,10 +14,26 @@ import threading
 import time
 from pathlib import Path
 
+from sim import model as core
+from sim import staffing
 from sim.compose import compose
+from sim.contacts import flush
 from sim.jobs import JOB_FILE, write_atomic
 from sim.model import StaffingModel
 from sim.staffing import SYSTEMS
+
+#: The day's processes as docs/ODD.md lists them, each timed on its own by ``time_processes``.
+PROCESSES = (
+    ("start of day", lambda P, W, C, B, D, Y, t: core.start_day(W, C, t)),
+    ("life", lambda P, W, C, B, D, Y, t: core.life(P, C, B, D, t)),
+    ("demand", lambda P, W, C, B, D, Y, t: core.demand(P, C, D, t)),
+    ("serve", lambda P, W, C, B, D, Y, t: (staffing.serve(P, W, C, B, D, Y, t), flush(P, C, B, t))),
+    ("crises", core.crises),
+    ("hospital", lambda P, W, C, B, D, Y, t: core.hospital_and_placements(P, C, B, D, t)),
+    ("assessments", lambda P, W, C, B, D, Y, t: core.capacity_assessments(P, C, B, D, t)),
+    ("workforce", core.workforce),
+    ("accounting", lambda P, W, C, B, D, Y, t: core.account(P, W, B, Y, t)),
+)
 
 
 def time_one_arm(arm: str, repeats: int, overrides: list[str]) -> dict[str, float]:
@@ -35,6 +51,57 @@ def time_one_arm(arm: str, repeats: int, overrides: list[str]) -> dict[str, floa
         "cpu_seconds_median": median,
         "person_days_per_second": person_days / median,
         "repeats": repeats,
+    }
+
+
+def time_processes(arm: str, overrides: list[str]) -> dict[str, float]:
+    """CPU seconds of each daily process over one run of one arm (each compiled process called on its own).
+
+    Calling the processes one by one adds a few microseconds of call overhead per process and day that a
+    whole run (one compiled call per year) does not pay; the shares show where the time goes.
+    """
+    model = StaffingModel(compose(overrides), arm, 0)
+    seconds = dict.fromkeys((name for name, _ in PROCESSES), 0.0)
+    for t in range(model.total_days):
+        state = model._prepare(t)
+        for name, process in PROCESSES:
+            start = time.process_time()
+            process(*state, t)
+            seconds[name] += time.process_time() - start
+        model._finish(t + 1)
+    return seconds
+
+
+def time_startup(repeats: int = 3) -> dict[str, float]:
+    """Wall seconds to start ``nwsim``'s process and import what it needs (median), and the first run's compile.
+
+    ``compile_seconds``: a short run of every system with an empty compiled-code cache, less the same run warm.
+    """
+    command = [sys.executable, "-c", "import sim.cli, sim.model"]
+    startup = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True)
+        startup.append(time.perf_counter() - start)
+    run = [
+        sys.executable,
+        "-c",
+        "from sim.compose import compose; from sim.model import StaffingModel; from sim.staffing import SYSTEMS; "
+        "cfg = compose(['team.people=60', 'horizon_years=0.5', 'warmup_years=0']); "
+        "[StaffingModel(cfg, arm, 0).run() for arm in SYSTEMS]",
+    ]
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        start = time.perf_counter()
+        subprocess.run(run, check=True, env=env)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run(run, check=True, env=env)
+        warm = time.perf_counter() - start
+    return {
+        "startup_seconds": statistics.median(startup),
+        "compile_seconds": cold - warm,
+        "warm_short_run_seconds": warm,
     }
 
 
@@ -134,6 +201,14 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "overrides": args.overrides,
     }
+    result["startup"] = figures = time_startup()
+    print(
+        f"start-up: {figures['startup_seconds']:.2f} s; compiling on a first run: {figures['compile_seconds']:.0f} s",
+        flush=True,
+    )
+    for arm in ("duty", "named"):
+        result[f"process_cpu_seconds_{arm}"] = figures = time_processes(arm, args.overrides)
+        print(f"processes ({arm}): " + ", ".join(f"{k} {v:.3f} s" for k, v in figures.items()), flush=True)
     scales = [("team", args.repeats, [])]
     if not args.skip_large:
         scales.append(("large", args.large_repeats, [f"team.people={args.large_people}"]))

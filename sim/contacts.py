@@ -956,7 +956,7 @@ def serve_contacts(
     m = persons.size
     for i in range(m):
         p, w, kind, f = persons[i], workers[i], kinds[i], fam[i]
-        queued = kind == REVIEW or kind == REACTIVE
+        queued = kind == REVIEW or kind == REACTIVE  # noqa: SIM109 (plain comparisons compile simplest)
         wait = t - P.open_since[p] if queued else 0
         quality = C.quality_base + C.familiarity_quality_gain * f - C.quality_wait_loss_per_day * wait
         quality = min(max(quality, 0.0), 1.0)

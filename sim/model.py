@@ -8,6 +8,7 @@ not Python calls. Mesa agents are views onto the same arrays, step by step or af
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import mesa
@@ -578,7 +579,7 @@ def has_room(P: PeopleArrays, W: StaffArrays, B: Books, D: Draws) -> bool:
         D.lag.shape[1],
         D.agency.shape[1],
     )
-    for counter in range(7):
+    for counter in range(7):  # noqa: SIM110 (a loop, not a generator, in compiled code)
         if B.max_events[counter] + 3 > widths[counter]:
             return False
     return True
@@ -957,7 +958,7 @@ class StaffingModel(mesa.Model):
         n = self.books.counts[N_LIFE]
         persons, days = self.books.life_person[:n], self.books.life_day[:n]
         bounds = np.searchsorted(days, np.arange(self.day + 1))
-        return [persons[a:b].copy() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [persons[a:b].copy() for a, b in itertools.pairwise(bounds)]
 
     def familiarity_now(self, persons: np.ndarray, workers: np.ndarray) -> np.ndarray:
         """Familiarity of each (person, worker) pair today, 0..1."""

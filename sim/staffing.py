@@ -117,7 +117,7 @@ def share_out(
 def serve_desk(
     P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, queue: np.ndarray, t: int
 ) -> None:
-    """The duty desk over ``queue`` (open contacts in priority order): reactive round the desk, reviews round the rest."""
+    """The duty desk over ``queue`` (open contacts, priority order): reactive round the desk, reviews round the rest."""
     if queue.size == 0:
         return
     on_desk = desk(W, Y, t)

@@ -94,7 +94,7 @@ class EventUniforms:
         return block
 
     def columns(self, n_blocks: int) -> np.ndarray:
-        """Uniforms of events 0 .. ``n_blocks * per_block - 1`` of every unit: one row per unit, one column per event."""
+        """Uniforms of events 0 .. ``n_blocks * per_block - 1``: one row per unit, one column per event."""
         return np.concatenate([self._block(index) for index in range(n_blocks)], axis=1)
 
     def take(self, units: np.ndarray, counts: np.ndarray) -> np.ndarray:

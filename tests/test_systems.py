@@ -11,7 +11,7 @@ import pytest
 
 from sim.metrics import continuity, monthly, summarise
 from sim.model import StaffingModel
-from sim.population import NO_ONE, SOCIAL_WORKER
+from sim.population import CRISIS, NO_ONE, SOCIAL_WORKER
 from sim.runner import compare, run_experiment
 from sim.staffing import SYSTEMS, DutySystem, register
 from tests.conftest import make_config
@@ -92,21 +92,21 @@ def test_contacts_only_by_workers_in_post_and_caseloads_under_the_cap(arm: str) 
 @pytest.mark.parametrize("arm", sorted(SYSTEM_CASES))
 def test_every_crisis_is_met_by_a_present_worker(arm: str) -> None:
     model = StaffingModel(make_config(*SMALL, *SYSTEM_CASES[arm], "crisis.base_per_year=2"), arm, 0)
-    seen = []
-    original = model.system.crisis_responders
-
-    def spy(persons: np.ndarray, t: int) -> np.ndarray:
-        responders = original(persons, t)
-        seen.append((responders, t))
-        return responders
-
-    model.system.crisis_responders = spy  # type: ignore[method-assign]
-    model.run()
-    assert sum(r.size for r, _ in seen) > 50
-    for responders, t in seen:
-        met = responders[responders >= 0]
-        assert (model.staff.start_day[met] <= t).all()
-        assert ((model.staff.end_day[met] == NO_ONE) | (model.staff.end_day[met] >= t)).all()
+    absent = []  # (day, worker) of every worker absent that day
+    while model.running:
+        t, staff = model.day, model.staff
+        absent += [(t, int(w)) for w in np.flatnonzero(staff.absent_until[: staff.n] > t)]
+        model.step()
+    log = model.contact_log()
+    crises = log[log["kind"] == CRISIS]
+    assert len(crises) > 50
+    assert len(crises) <= model.series()["crises"].sum()
+    staff = model.staff
+    met = crises["worker"].to_numpy()
+    day = crises["day"].to_numpy()
+    assert (staff.start_day[met] <= day).all()
+    assert ((staff.end_day[met] == NO_ONE) | (staff.end_day[met] >= day)).all()
+    assert not set(zip(day.tolist(), met.tolist(), strict=True)) & set(absent), "a crisis met by an absent worker"
 
 
 def test_named_people_see_their_own_worker_and_duty_people_the_desk() -> None:
@@ -174,10 +174,8 @@ class BigDeskSystem(DutySystem):
     name = "big_desk"
     label = "Duty desk with twice the rota (a test system)"
 
-    def _desk(self, t: int) -> np.ndarray:
-        return np.concatenate(
-            [self._rota_today(2 * self.cfg.duty.workers_per_day, t), self._present_holders(self.ap_posts, t)]
-        )
+    def desk_rota(self) -> int:
+        return 2 * self.cfg.duty.workers_per_day
 
 
 @pytest.fixture
