@@ -60,7 +60,11 @@ def time_processes(arm: str, overrides: list[str]) -> dict[str, float]:
     Calling the processes one by one adds a few microseconds of call overhead per process and day that a
     whole run (one compiled call per year) does not pay; the shares show where the time goes.
     """
-    model = StaffingModel(compose(overrides), arm, 0)
+    cfg = compose(overrides)
+    warm = StaffingModel(cfg, arm, 1)  # compile (or load) each process as called on its own, untimed
+    for name, process in PROCESSES:
+        process(*warm._prepare(0), 0)
+    model = StaffingModel(cfg, arm, 0)
     seconds = dict.fromkeys((name for name, _ in PROCESSES), 0.0)
     for t in range(model.total_days):
         state = model._prepare(t)

@@ -187,8 +187,8 @@ class Draws(NamedTuple):
 
     first_day: int
     event: np.ndarray  # (day in block, person): life events
-    call: np.ndarray  # (day in block, person): unit-exponential thresholds of reactive calls
-    crisis: np.ndarray  # (day in block, person): unit-exponential thresholds of crises
+    call: np.ndarray  # (day in block, person): reactive calls (threshold -log(1 - u))
+    crisis: np.ndarray  # (day in block, person): crises (threshold -log(1 - u))
     absence: np.ndarray  # (day in block, post)
     leave: np.ndarray  # (day in block, post)
     rota: np.ndarray  # (day in block, 1): the day's random start round a pool
@@ -749,7 +749,7 @@ def pairwise_sum(a: np.ndarray) -> float:
 # Workers ---------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def in_post(W: StaffArrays) -> np.ndarray:
     """Rows of workers holding a post now, in post order."""
     out = np.empty(W.holder.size, dtype=np.int64)
@@ -761,7 +761,7 @@ def in_post(W: StaffArrays) -> np.ndarray:
     return out[:k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def present_holders(W: StaffArrays, posts: np.ndarray, t: int) -> np.ndarray:
     """Rows of the present holders of ``posts`` (vacant posts and absent holders dropped), in the order given."""
     out = np.empty(posts.size, dtype=np.int64)
@@ -774,13 +774,13 @@ def present_holders(W: StaffArrays, posts: np.ndarray, t: int) -> np.ndarray:
     return out[:k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def present(W: StaffArrays, t: int) -> np.ndarray:
     """Rows of workers in post and not absent on day ``t``, in post order."""
     return present_holders(W, np.arange(W.holder.size), t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def with_hours(W: StaffArrays, pool: np.ndarray) -> np.ndarray:
     """The members of ``pool`` with hours left today."""
     keep = np.empty(pool.size, dtype=np.int64)
@@ -815,7 +815,7 @@ def familiarity_lookup(
     return fam, slot, has
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def named_familiarity(P: PeopleArrays, p: int, t: int, fade_days: float) -> float:
     """How well person ``p``'s named worker knows them today (0 without one)."""
     if P.named_worker[p] < 0:
@@ -823,7 +823,7 @@ def named_familiarity(P: PeopleArrays, p: int, t: int, fade_days: float) -> floa
     return P.named_fam_level[p] * math.exp((P.named_fam_day[p] - t) / fade_days)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def contact_hours(C: Settings, p: int, kind: int, fam: float) -> float:
     """Hours a contact takes: more with an unfamiliar worker (retelling), more with a communication need."""
     retell = C.retell_extra_frac * (1.0 - fam) * C.comm_mult[p]
@@ -833,7 +833,7 @@ def contact_hours(C: Settings, p: int, kind: int, fam: float) -> float:
 # Offering and serving --------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _stable_order(keys: np.ndarray) -> np.ndarray:
     """Indices that sort ``keys`` ascending, ties in their original order."""
     return np.argsort(keys, kind="mergesort")
@@ -956,7 +956,7 @@ def serve_contacts(
     m = persons.size
     for i in range(m):
         p, w, kind, f = persons[i], workers[i], kinds[i], fam[i]
-        queued = kind == REVIEW or kind == REACTIVE  # noqa: SIM109 (plain comparisons compile simplest)
+        queued = REVIEW <= kind <= REACTIVE  # a queued contact (review or reactive)
         wait = t - P.open_since[p] if queued else 0
         quality = C.quality_base + C.familiarity_quality_gain * f - C.quality_wait_loss_per_day * wait
         quality = min(max(quality, 0.0), 1.0)
@@ -1044,7 +1044,7 @@ def respond(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, persons: np.
     serve_contacts(P, C, B, persons, workers, kinds, hours, fam, slot, has, t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def open_queue(P: PeopleArrays, t: int) -> np.ndarray:
     """People with an open contact, in priority order: reactive before reviews, longest waiting first."""
     queue = np.flatnonzero(P.open_kind > 0)

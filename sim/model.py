@@ -157,7 +157,7 @@ def daily_probability(rate_per_year: np.ndarray | float) -> np.ndarray | float:
 # Processes (compiled) -----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def start_day(W: StaffArrays, C: Settings, t: int) -> None:
     """Each present worker's casework hours for today, less yesterday's over-run."""
     for post in range(W.holder.size):
@@ -191,7 +191,7 @@ def life(P: PeopleArrays, C: Settings, B: Books, D: Draws, t: int) -> None:
 @njit(cache=True)
 def demand(P: PeopleArrays, C: Settings, D: Draws, t: int) -> None:
     """Reactive calls (with call confidence in a known worker) and scheduled reviews open contacts."""
-    x = D.call[t - D.first_day]
+    u = D.call[t - D.first_day]
     gain = C.call_confidence_gain
     known = False
     if gain:  # nobody known by a named worker: nothing to gain
@@ -199,13 +199,18 @@ def demand(P: PeopleArrays, C: Settings, D: Draws, t: int) -> None:
             if P.named_worker[p] >= 0:
                 known = True
                 break
+    most = 1.0 + gain if known else 1.0  # the largest the call-confidence factor can be (familiarity <= 1)
     for p in range(P.risk.size):
-        rate = C.call_per_day[p] + C.call_risk_per_day[p] * P.risk[p]
-        if known:
-            rate *= 1.0 + gain * named_familiarity(P, p, t, C.familiarity_fade_days)
-        if rate >= x[p] and P.active[p] and P.open_kind[p] != REACTIVE:
-            P.open_kind[p] = REACTIVE
-            P.open_since[p] = t
+        if P.active[p] and P.open_kind[p] != REACTIVE:
+            rate = C.call_per_day[p] + C.call_risk_per_day[p] * P.risk[p]
+            # A call comes when the day's rate reaches the unit-exponential threshold -log(1 - u) >= u, so a
+            # rate below u (even at the largest factor) cannot reach it: the threshold is computed only if needed.
+            if rate * most >= u[p]:
+                if known:
+                    rate *= 1.0 + gain * named_familiarity(P, p, t, C.familiarity_fade_days)
+                if rate >= -math.log1p(-u[p]):
+                    P.open_kind[p] = REACTIVE
+                    P.open_since[p] = t
         if P.next_review[p] <= t and P.open_kind[p] == 0 and P.active[p]:
             P.open_kind[p] = REVIEW
             P.open_since[p] = t
@@ -214,13 +219,16 @@ def demand(P: PeopleArrays, C: Settings, D: Draws, t: int) -> None:
 @njit(cache=True)
 def crises(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
     """Crises by risk; the responder's familiarity and recent contact lower escalation."""
-    x = D.crisis[t - D.first_day]
+    u = D.crisis[t - D.first_day]
     hit = np.zeros(P.risk.size, dtype=np.bool_)
     for p in range(P.risk.size):
+        if not P.active[p]:
+            continue
         hazard = C.crisis_base_per_day + C.crisis_risk_per_day * P.risk[p]
         if P.readmit_until[p] > t:  # discharged from hospital within the readmission window
             hazard = hazard * C.readmission_crisis_multiplier
-        hit[p] = hazard >= x[p] and P.active[p]
+        # The threshold -log(1 - u) is at least u: computed only when the hazard could reach it.
+        hit[p] = hazard >= u[p] and hazard >= -math.log1p(-u[p])
     persons = np.flatnonzero(hit)
     if persons.size == 0:
         return
@@ -453,7 +461,7 @@ def _arrive(P: PeopleArrays, W: StaffArrays, B: Books, post: int, t: int) -> Non
         _start_worker(W, B, post, AGENCY, t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _start_worker(W: StaffArrays, B: Books, post: int, role: int, t: int) -> None:
     row = B.counts[STAFF_N]
     B.counts[STAFF_N] = row + 1
@@ -469,7 +477,7 @@ def _start_worker(W: StaffArrays, B: Books, post: int, role: int, t: int) -> Non
     W.caseload[row] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _end_worker(P: PeopleArrays, W: StaffArrays, B: Books, row: int, t: int) -> None:
     W.end_day[row] = t
     B.counts[STAFF_CHANGED] = 1
@@ -535,7 +543,7 @@ def account(P: PeopleArrays, W: StaffArrays, B: Books, Y: Policy, t: int) -> Non
     row[MEAN_CASELOAD] = caseload / n_sw if n_sw else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _note_event(B: Books, counter: int, count: int) -> None:
     """Keep the largest event count per counter, so Python can add random columns before they run out."""
     if count > B.max_events[counter]:
@@ -545,22 +553,7 @@ def _note_event(B: Books, counter: int, count: int) -> None:
 # A day and a run of days (compiled) --------------------------------------------------------------
 
 
-@njit(cache=True)
-def day(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
-    """One day in the order of docs/ODD.md section 3 (the same list as ``StaffingModel.step``)."""
-    start_day(W, C, t)
-    life(P, C, B, D, t)
-    demand(P, C, D, t)
-    staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
-    flush(P, C, B, t)
-    crises(P, W, C, B, D, Y, t)
-    hospital_and_placements(P, C, B, D, t)
-    capacity_assessments(P, C, B, D, t)
-    workforce(P, W, C, B, D, Y, t)
-    account(P, W, B, Y, t)
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def has_room(P: PeopleArrays, W: StaffArrays, B: Books, D: Draws) -> bool:
     """Whether the logs, worker rows and per-event random columns can take one more day."""
     n = P.risk.size
@@ -587,11 +580,23 @@ def has_room(P: PeopleArrays, W: StaffArrays, B: Books, D: Draws) -> bool:
 
 @njit(cache=True)
 def run_days(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t0: int, t1: int) -> int:
-    """Days ``t0 .. t1 - 1`` in one call; stops early (returning the next day) when more room is needed."""
+    """Days ``t0 .. t1 - 1`` in one call; stops early (returning the next day) when more room is needed.
+
+    Each day runs the processes in the order of docs/ODD.md section 3, the same list as ``StaffingModel.step``.
+    """
     for t in range(t0, t1):
         if not has_room(P, W, B, D):
             return t
-        day(P, W, C, B, D, Y, t)
+        start_day(W, C, t)
+        life(P, C, B, D, t)
+        demand(P, C, D, t)
+        staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
+        flush(P, C, B, t)
+        crises(P, W, C, B, D, Y, t)
+        hospital_and_placements(P, C, B, D, t)
+        capacity_assessments(P, C, B, D, t)
+        workforce(P, W, C, B, D, Y, t)
+        account(P, W, B, Y, t)
     return t1
 
 
@@ -646,6 +651,9 @@ class StaffingModel(mesa.Model):
         # Common random numbers: by (person or post, day) or by (person or post, k-th event).
         s = self.streams
         self._u_event = s.daily("life/event", n)
+        self._u_call = s.daily("demand/call", n)
+        self._u_crisis = s.daily("crisis/onset", n)
+        # The same draws as unit-exponential thresholds (compiled code computes a threshold only where it matters).
         self._x_call = s.daily("demand/call", n, transform=exponential_hazard)
         self._x_crisis = s.daily("crisis/onset", n, transform=exponential_hazard)
         self._u_absence = s.daily("workforce/absence", n_stream_posts)
@@ -655,6 +663,8 @@ class StaffingModel(mesa.Model):
             name: s.per_event(name, n_stream_posts if by_post else n) for name, _, _, by_post in EVENT_STREAMS
         }
         self._event_blocks = dict.fromkeys(self._events, 0)
+        self._columns: dict[str, np.ndarray] = {}
+        self._columns_for: tuple[int, ...] = ()  # the blocks per stream the columns were drawn for
 
         self.daily = np.zeros((self.total_days, len(SERIES)))
         self.settings = self._settings(cfg)
@@ -682,7 +692,7 @@ class StaffingModel(mesa.Model):
     # Mesa schedule --------------------------------------------------------------------------
 
     def step(self) -> None:
-        """One day, in the order of docs/ODD.md section 3 (each process compiled; ``day`` is the same list)."""
+        """One day, in the order of docs/ODD.md section 3 (each process compiled; ``run_days`` has the same list)."""
         t = self.day
         if t >= self.total_days:
             return
@@ -784,6 +794,23 @@ class StaffingModel(mesa.Model):
 
     def _new_draws(self, block: int) -> Draws:
         """Random numbers for compiled code: the daily block ``block`` and the per-event columns so far."""
+        widths = tuple(max(1, self._event_blocks[name]) for name, _, _, _ in EVENT_STREAMS)
+        if self._columns_for != widths:
+            self._columns, self._columns_for = self._event_columns(), widths
+        columns = self._columns
+        return Draws(
+            first_day=block * self._u_event.block_days,
+            event=self._u_event.block(block),
+            call=self._u_call.block(block),
+            crisis=self._u_crisis.block(block),
+            absence=self._u_absence.block(block),
+            leave=self._u_leave.block(block),
+            rota=self._rota.block(block),
+            **columns,
+        )
+
+    def _event_columns(self) -> dict[str, np.ndarray]:
+        """Per-event random columns of every stream, as many blocks as each needs so far (stays and lags drawn)."""
         h, w = self.cfg.hospital, self.cfg.workforce
         columns = {}
         for name, _, field, _ in EVENT_STREAMS:
@@ -795,21 +822,11 @@ class StaffingModel(mesa.Model):
             before = self._events[name]._block(-1)[:, -1:]
             columns[field] = np.concatenate((before, columns[field]), axis=1)
         stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
-        columns["stay"] = np.maximum(1, np.rint(np.exp(stay_mu + h.stay_sigma * ndtri(columns["stay"])))).astype(
-            np.int64
-        )
+        stays = np.rint(np.exp(stay_mu + h.stay_sigma * ndtri(columns["stay"])))
+        columns["stay"] = np.maximum(1, stays).astype(np.int64)
         shape = w.recruitment_lag_shape
         columns["lag"] = w.recruitment_lag_days / shape * gammaincinv(shape, columns["lag"])
-        return Draws(
-            first_day=block * self._u_event.block_days,
-            event=self._u_event.block(block),
-            call=self._x_call.block(block),
-            crisis=self._x_crisis.block(block),
-            absence=self._u_absence.block(block),
-            leave=self._u_leave.block(block),
-            rota=self._rota.block(block),
-            **columns,
-        )
+        return columns
 
     def _settings(self, cfg: Config) -> Settings:
         """The processes' parameters in per-day units, and the per-person rates by need level."""

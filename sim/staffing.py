@@ -54,7 +54,7 @@ DAYS_PER_WEEK = 7
 # Compiled blocks ---------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sw_posts(W: StaffArrays, t: int) -> np.ndarray:
     """Social-worker posts open on day ``t`` (posts added later open on their day)."""
     keep = (W.post_role == SOCIAL_WORKER) & (W.post_open_day <= t)
@@ -72,25 +72,25 @@ def rota_today(W: StaffArrays, n: int, t: int) -> np.ndarray:
     return rows[:n]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def start_offset(D: Draws, t: int) -> int:
     """A random start for spreading today's contacts over a pool (the same in every arm)."""
     return int(D.rota[t - D.first_day, 0] * 1_000_003)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def desk(W: StaffArrays, Y: Policy, t: int) -> np.ndarray:
     """Today's duty desk: the rota, then the present advanced practitioners."""
     return np.concatenate((rota_today(W, Y.desk_rota, t), present_holders(W, Y.ap_posts, t)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cover_pool(W: StaffArrays, Y: Policy, t: int) -> np.ndarray:
     """Today's cover for named workers: the present advanced practitioners, then the cover rota."""
     return np.concatenate((present_holders(W, Y.ap_posts, t), rota_today(W, Y.cover_rota, t)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def deal(pool: np.ndarray, m: int, offset: int) -> np.ndarray:
     """Deal ``m`` contacts round ``pool`` from a random start."""
     return pool[(np.arange(m) + offset) % pool.size]
@@ -157,8 +157,20 @@ def serve_desk(
 @njit(cache=True)
 def due_checkins(P: PeopleArrays, t: int) -> np.ndarray:
     """People due a check-in today: at home, no open contact, no contact yet today; high need first."""
-    due = np.flatnonzero((P.next_checkin <= t) & (P.open_kind == 0) & P.active & (P.last_contact < t))
-    return due[np.argsort(-P.need[due].astype(np.int64), kind="mergesort")]
+    n_levels = 3
+    count = np.zeros(n_levels, dtype=np.int64)
+    for p in range(P.risk.size):
+        if P.next_checkin[p] <= t and P.open_kind[p] == 0 and P.active[p] and P.last_contact[p] < t:
+            count[P.need[p]] += 1
+    start = np.zeros(n_levels, dtype=np.int64)  # high need first, each level in row order
+    for level in range(n_levels - 2, -1, -1):
+        start[level] = start[level + 1] + count[level + 1]
+    due = np.empty(count.sum(), dtype=np.int64)
+    for p in range(P.risk.size):
+        if P.next_checkin[p] <= t and P.open_kind[p] == 0 and P.active[p] and P.last_contact[p] < t:
+            due[start[P.need[p]]] = p
+            start[P.need[p]] += 1
+    return due
 
 
 @njit(cache=True)
@@ -309,7 +321,7 @@ def serve(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: P
         check_in(P, W, C, B, Y, t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _most_hours(W: StaffArrays, pool: np.ndarray) -> int:
     """The pool member with the most hours left (NO_ONE if the pool is empty)."""
     if pool.size == 0:
@@ -362,16 +374,18 @@ def backlog_hours(P: PeopleArrays, W: StaffArrays, C: Settings, Y: Policy, open_
     every present worker in proportion to their FTE.
     """
     named = np.zeros(W.hours_left.size)
-    pooled = []
+    pooled = np.empty(open_persons.size)
+    k = 0
     for p in open_persons:
         if Y.named_people[p]:
             own = P.named_worker[p]
             if own >= 0:
                 named[own] += C.base_hours[P.open_kind[p]]
         else:
-            pooled.append(C.base_hours[P.open_kind[p]])
+            pooled[k] = C.base_hours[P.open_kind[p]]
+            k += 1
     shared = np.zeros(W.hours_left.size)
-    total = pairwise_sum(np.array(pooled)) if len(pooled) else 0.0
+    total = pairwise_sum(pooled[:k])
     here = present(W, t)
     if total and here.size:
         fte = W.fte[here]
@@ -381,7 +395,7 @@ def backlog_hours(P: PeopleArrays, W: StaffArrays, C: Settings, Y: Policy, open_
     return named + shared
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def worker_left(P: PeopleArrays, W: StaffArrays, row: int, t: int) -> None:
     """The leaver's people go to the pending tray; their next worker starts from what they know."""
     for p in range(P.named_worker.size):
@@ -392,7 +406,7 @@ def worker_left(P: PeopleArrays, W: StaffArrays, row: int, t: int) -> None:
     W.caseload[row] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pending(P: PeopleArrays, Y: Policy) -> int:
     """People served by named workers who are waiting for one."""
     count = 0
