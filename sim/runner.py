@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from sim.jobs import _UMASK, temp_file, write_atomic
 from sim.metrics import monthly, summarise
-from sim.model import StaffingModel
+from sim.model import StaffingModel, run_days
 from sim.params import Config, Teams
 from sim.streams import Streams
 
@@ -207,6 +207,7 @@ def _run_tasks(
                 results[i] = run_one(*task)
                 pbar.update()
         return results  # type: ignore[return-value]
+    _load_compiled(tasks)
     queue = list(range(len(tasks)))
     pending: dict[Future, int] = {}
     ahead = 2 * (n_jobs - 1)  # tasks queued for the workers, so none waits while the parent simulates
@@ -231,6 +232,16 @@ def _run_tasks(
                     pbar.update()
                 top_up()
     return results  # type: ignore[return-value]
+
+
+def _load_compiled(tasks: list[tuple[Config, str, int]]) -> None:
+    """Load the compiled core (from numba's cache) in the parent before the pool forks.
+
+    Forked workers then share the loaded code instead of each loading it again (about a second and tens of
+    MB per worker). Building a model of each arm and calling a run of no days loads everything a run calls.
+    """
+    for arm, cfg in {arm: cfg for cfg, arm, _ in tasks}.items():
+        run_days(*StaffingModel(cfg, arm, 0)._prepare(0), 0, 0)
 
 
 def run_experiment(cfg: Config, jobs: int | None = None, progress: bool = True) -> Results:

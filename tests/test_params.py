@@ -14,7 +14,7 @@ def test_defaults_validate() -> None:
     assert cfg.team.people == 750
     assert cfg.team.caseload_per_worker == 25
     assert cfg.team.advanced_practitioners == 2
-    assert (cfg.horizon_years, cfg.warmup_years, cfg.replicates) == (10, 1, 20)
+    assert (cfg.horizon_years, cfg.warmup_years, cfg.replicates) == (10, 1, 40)
     assert cfg.arms == ["duty", "named"]
 
 
