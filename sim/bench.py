@@ -62,7 +62,7 @@ def time_processes(arm: str, overrides: list[str]) -> dict[str, float]:
     """
     cfg = compose(overrides)
     warm = StaffingModel(cfg, arm, 1)  # compile (or load) each process as called on its own, untimed
-    for name, process in PROCESSES:
+    for _, process in PROCESSES:
         process(*warm._prepare(0), 0)
     model = StaffingModel(cfg, arm, 0)
     seconds = dict.fromkeys((name for name, _ in PROCESSES), 0.0)
