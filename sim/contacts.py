@@ -255,17 +255,20 @@ class Policy(NamedTuple):
 
 # The same, as structures passed by reference: compiled calls pass one pointer each, not every array's fields.
 @structref.register
-class _PeopleArraysType(types.StructRef):
+class _Struct(types.StructRef):
+    """A numba structure type; each instance (a list of field names and types) is one of the structures below."""
+
     def preprocess_fields(self, fields):
         return tuple((n, types.unliteral(t)) for n, t in fields)
 
 
-class _PeopleArraysRef(structref.StructRefProxy):
-    pass
+class _StructRef(structref.StructRefProxy):
+    """The Python side of any of them: only passed back to compiled code, never read in Python."""
 
 
-structref.define_boxing(_PeopleArraysType, _PeopleArraysRef)
-_PEOPLEARRAYS_TYPE = _PeopleArraysType(
+structref.define_boxing(_Struct, _StructRef)
+
+_PEOPLEARRAYS_TYPE = _Struct(
     [
         ("need", types.int8[::1]),
         ("communication", types.boolean[::1]),
@@ -333,18 +336,7 @@ def _peoplearrays_ref(a):
     return s
 
 
-@structref.register
-class _StaffArraysType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class _StaffArraysRef(structref.StructRefProxy):
-    pass
-
-
-structref.define_boxing(_StaffArraysType, _StaffArraysRef)
-_STAFFARRAYS_TYPE = _StaffArraysType(
+_STAFFARRAYS_TYPE = _Struct(
     [
         ("post_role", types.int8[::1]),
         ("post_fte", types.float64[::1]),
@@ -396,18 +388,7 @@ def _staffarrays_ref(a):
     return s
 
 
-@structref.register
-class _SettingsType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class _SettingsRef(structref.StructRefProxy):
-    pass
-
-
-structref.define_boxing(_SettingsType, _SettingsRef)
-_SETTINGS_TYPE = _SettingsType(
+_SETTINGS_TYPE = _Struct(
     [
         ("casework_hours_per_day", types.float64),
         ("p_life_event", types.float64),
@@ -515,18 +496,7 @@ def _settings_ref(a):
     return s
 
 
-@structref.register
-class _BooksType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class _BooksRef(structref.StructRefProxy):
-    pass
-
-
-structref.define_boxing(_BooksType, _BooksRef)
-_BOOKS_TYPE = _BooksType(
+_BOOKS_TYPE = _Struct(
     [
         ("daily", types.float64[:, ::1]),
         ("log_person", types.int64[::1]),
@@ -586,18 +556,7 @@ def _books_ref(a):
     return s
 
 
-@structref.register
-class _DrawsType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class _DrawsRef(structref.StructRefProxy):
-    pass
-
-
-structref.define_boxing(_DrawsType, _DrawsRef)
-_DRAWS_TYPE = _DrawsType(
+_DRAWS_TYPE = _Struct(
     [
         ("first_day", types.int64),
         ("event", types.Array(types.float64, 2, "C", readonly=True)),
@@ -645,18 +604,7 @@ def _draws_ref(a):
     return s
 
 
-@structref.register
-class _PolicyType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class _PolicyRef(structref.StructRefProxy):
-    pass
-
-
-structref.define_boxing(_PolicyType, _PolicyRef)
-_POLICY_TYPE = _PolicyType(
+_POLICY_TYPE = _Struct(
     [
         ("named_people", types.boolean[::1]),
         ("move_order", types.int64[::1]),

@@ -675,13 +675,13 @@ class StaffingModel(mesa.Model):
 
         self.person_agents = [Person(self, row) for row in range(n)]
         self._worker_agents: dict[int, Worker] = {}
+        W, B = as_struct(self.staff_arrays), as_struct(self.books)
         for post in range(self.staff.n_posts):
             if open_day[post] <= 0:
-                self._start_worker(post, int(self.staff.post_role[post]))
+                _start_worker(W, B, post, self.staff.post_role[post], 0)
             else:  # a post a staffing system adds later: recruited to start on its day
                 self.staff.hire_day[post] = open_day[post]
-        self._refresh_arrays()
-        self.books.counts[STAFF_N] = self.staff.n
+        self._finish(0)  # the workers in post on day 0, as Mesa agents
         self._seed_inpatients()
         self.system: StaffingSystem = system(self)
         self.books.checkin_interval[:] = self.system.checkin_interval_days
@@ -925,15 +925,6 @@ class StaffingModel(mesa.Model):
             staff_stocks=np.zeros(6),
             checkin_interval=np.full(n, np.inf),
         )
-
-    def _start_worker(self, post: int, role: int) -> None:
-        """A worker in post before day 0."""
-        st = self.staff
-        row = st.add_worker(post, role, 0)
-        st.absent_until[row] = 0
-        st.stress[row] = 0.0
-        st.caseload[row] = 0
-        self._worker_agents[row] = Worker(self, row)
 
     # Start state ---------------------------------------------------------------------------
 

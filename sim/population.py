@@ -151,20 +151,6 @@ class Staff:
             new[: old.size] = old
             setattr(self, name, new)
 
-    def add_worker(self, post: int, role: int, day: int) -> int:
-        """Start a new worker in ``post`` and return their row."""
-        if self.n == self.post.size:
-            self.grow()
-        row = self.n
-        self.n += 1
-        self.post[row] = post
-        self.role[row] = role
-        self.fte[row] = self.post_fte[post]
-        self.start_day[row] = day
-        self.end_day[row] = NO_ONE
-        self.holder[post] = row
-        return row
-
     def open_fte(self, open_share: np.ndarray | None = None) -> float:
         """FTE of the posts, each weighted by the share of a period it was open (all posts, fully, by default)."""
         return float(self.post_fte.sum() if open_share is None else (self.post_fte * open_share).sum())

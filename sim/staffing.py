@@ -227,6 +227,13 @@ def allocate(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, 
         P.named_fam_day[chosen[i]] = t
 
 
+@njit(cache=True, inline="always")
+def own_worker_here(P: PeopleArrays, W: StaffArrays, p: int, t: int) -> bool:
+    """Whether person ``p`` has a named worker who is at work today."""
+    own = P.named_worker[p]
+    return own >= 0 and W.absent_until[own] <= t
+
+
 @njit(cache=True)
 def serve_named(
     P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, queue: np.ndarray, t: int
@@ -236,8 +243,7 @@ def serve_named(
         return
     here = np.zeros(queue.size, dtype=np.bool_)
     for i in range(queue.size):
-        own = P.named_worker[queue[i]]
-        here[i] = own >= 0 and W.absent_until[own] <= t
+        here[i] = own_worker_here(P, W, queue[i], t)
     with_own = queue[here]
     if with_own.size:
         served = offer(P, W, C, B, with_own, P.named_worker[with_own], t, -1, True)
@@ -246,8 +252,7 @@ def serve_named(
         to_cover = np.zeros(queue.size, dtype=np.bool_)
         for i in range(queue.size):
             p = queue[i]
-            own = P.named_worker[p]
-            no_own = own < 0 or W.absent_until[own] > t
+            no_own = not own_worker_here(P, W, p, t)
             late = t - P.open_since[p] >= Y.max_wait_days
             reactive = P.open_kind[p] == REACTIVE
             to_cover[i] = (no_own and (reactive or late)) or (reactive and late)
@@ -263,8 +268,7 @@ def check_in(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, 
         return
     ok = np.zeros(due.size, dtype=np.bool_)
     for i in range(due.size):
-        own = P.named_worker[due[i]]
-        ok[i] = own >= 0 and W.absent_until[own] <= t
+        ok[i] = own_worker_here(P, W, due[i], t)
     due = due[ok]
     if due.size:
         offer(P, W, C, B, due, P.named_worker[due], t, CHECKIN, False)
@@ -342,9 +346,8 @@ def crisis_responders(P: PeopleArrays, W: StaffArrays, Y: Policy, persons: np.nd
     for i in range(persons.size):
         p = persons[i]
         if Y.named_people[p]:
-            own = P.named_worker[p]
-            if own >= 0 and W.absent_until[own] <= t:
-                out[i] = own
+            if own_worker_here(P, W, p, t):
+                out[i] = P.named_worker[p]
             else:
                 need_cover = True
         else:
@@ -358,8 +361,7 @@ def crisis_responders(P: PeopleArrays, W: StaffArrays, Y: Policy, persons: np.nd
     for i in range(persons.size):
         p = persons[i]
         if Y.named_people[p]:
-            own = P.named_worker[p]
-            if not (own >= 0 and W.absent_until[own] <= t):
+            if not own_worker_here(P, W, p, t):
                 out[i] = cover
         else:
             out[i] = desk_worker
@@ -544,10 +546,8 @@ class StaffingSystem:
 
     def _schedule_first_checkins(self, persons: np.ndarray, t: int) -> None:
         """First check-in of ``persons`` somewhere in their first interval (spread, the same draws in every arm)."""
-        interval = self.checkin_interval_days[persons]
-        finite = np.isfinite(interval)
-        first = np.floor(self._first_checkin[persons] * np.where(finite, interval, 0)).astype(np.int64)
-        self.model.people.next_checkin[persons] = np.where(finite, t + first, NEVER)
+        P, _, _, B, _, Y = self.model.compiled_state()
+        schedule_first_checkins(P, B, Y, np.asarray(persons, dtype=np.int64), t)
 
     def _allocate(self, t: int) -> None:
         """Allocate the pending tray now (before day 0)."""
