@@ -37,13 +37,16 @@ exceptions are the type-checking-only references from ``staffing`` and ``agents`
 6. Runs
     - ``runner``: replicates x arms in a process pool, paired differences, result tables, many teams.
       Depends on: params, streams, model, metrics, jobs.
+    - ``uncertainty``: probabilistic sensitivity analysis: input draws run as paired comparisons, the
+      chance of saving money, the acceptability curve and the value of information. Depends on: params,
+      streams, costs, jobs, compose, runner.
 7. Commands and pages (on top; nothing below imports them)
-    - ``cli``: the Hydra entry point ``nwsim``. Depends on: params, compose, jobs, runner, plots,
-      report, sensitivity.
-    - ``sweep``: ``nwsim-aggregate``, the sweep summary and heatmaps. Depends on: jobs, sensitivity,
-      ablation.
+    - ``cli``: the Hydra entry point ``nwsim``. Depends on: params, compose, jobs, runner, uncertainty,
+      plots, report, sensitivity.
+    - ``sweep``: ``nwsim-aggregate``, the sweep summary and heatmaps. Depends on: jobs, runner,
+      uncertainty, report, sensitivity, ablation.
     - ``report``: ``business_case.json``, ``report.html`` and ``nwsim-report``. Depends on: params,
-      staffing, costs, jobs, compose, runner, plots.
+      staffing, costs, jobs, compose, runner, uncertainty, plots.
     - ``plots``: the figures of one run. Depends on: params, staffing, runner.
     - ``validation``: ``nwsim-validate``, published figures against simulated ones. Depends on:
       streams, costs, jobs.
@@ -70,7 +73,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("contacts", "agents", "staffing", "model"),
     ("metrics", "costs"),
     ("jobs", "compose"),
-    ("runner",),
+    ("runner", "uncertainty"),
     ("cli", "sweep", "report", "plots", "validation", "sensitivity", "ablation", "bench", "app", "app_assets"),
 )
 

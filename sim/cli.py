@@ -199,19 +199,39 @@ def _run(cfg: DictConfig) -> None:
         print(f"Sensitivity chunk {config.sensitivity.chunk} of {config.sensitivity.chunks} in {out_dir}")
         mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating}, **record)
         return
+    draws = config.uncertainty.draws > 0 and len(config.arms) > 1
+    if draws and config.uncertainty.chunks > 1:
+        from sim.uncertainty import run_uncertainty, write_tables
+
+        results, table = run_uncertainty(config, jobs=pool_size(config))
+        written = save_results(results, out_dir) + write_tables(table, config, out_dir)
+        now = time.perf_counter()
+        print(f"Uncertainty chunk {config.uncertainty.chunk} of {config.uncertainty.chunks} in {out_dir}")
+        mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating}, **record)
+        return
     if config.teams is not None:
         results, written = run_teams(config, out_dir, jobs=pool_size(config))
         simulated = time.perf_counter()
     else:
-        results = run_experiment(config, jobs=pool_size(config))
+        table = None
+        if draws:  # the fixed-input run and every draw, in one pool
+            from sim.uncertainty import run_uncertainty
+
+            results, table = run_uncertainty(config, jobs=pool_size(config))
+        else:
+            results = run_experiment(config, jobs=pool_size(config))
         simulated = time.perf_counter()
         written = save_results(results, out_dir)
+        if table is not None:
+            from sim.uncertainty import write_tables
+
+            written += write_tables(table, config, out_dir)
         if config.figures:
             from sim.plots import save_figures  # matplotlib loads only when figures are drawn
 
             written += save_figures(results, out_dir, cfg=config)
         if results.comparison is not None:
-            written += write_business_case(results, config, out_dir, page=config.figures)
+            written += write_business_case(results, config, out_dir, page=config.figures, draws=table)
     print(console_table(results))
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()

@@ -10,6 +10,7 @@ import copy
 import typing
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Frac = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -375,6 +376,123 @@ class Sensitivity(Section):
         return self
 
 
+def _flat_inputs(value: Any, prefix: str = "") -> Any:
+    """Nested ``{section: {key: {dist: ..}}}`` (as in the YAML) as ``{"section.key": {dist: ..}}``; flat keys pass."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(item, dict) and "dist" not in item:
+            out.update(_flat_inputs(item, dotted + "."))
+        else:
+            out[dotted] = item
+    return out
+
+
+class InputDistribution(Section):
+    """The distribution of one uncertain input, centred on the input's config value (its mean)."""
+
+    dist: Literal["beta", "gamma", "lognormal", "normal", "fixed"] = Field(
+        description="beta for probabilities and fractions, gamma or lognormal for rates, durations and costs, "
+        "normal for values of either sign, fixed for definitions and decisions."
+    )
+    sd: float | None = Field(
+        default=None, ge=0.0, description="Standard deviation, in the input's own unit (0: no uncertainty)."
+    )
+    lower: float | None = Field(
+        default=None,
+        description="Where a gamma or log-normal starts (default 0): 1 for a multiplier whose 1 means no effect.",
+    )
+
+    @model_validator(mode="after")
+    def _sd_given(self) -> InputDistribution:
+        if self.dist != "fixed" and self.sd is None:
+            raise ValueError(f"sd is needed for a {self.dist} distribution (0 for none)")
+        if self.lower is not None and self.dist not in ("gamma", "lognormal"):
+            raise ValueError(f"lower is for gamma and lognormal distributions, not {self.dist}")
+        return self
+
+    def quantile(self, mean: float, u: np.ndarray | float) -> np.ndarray:
+        """Values at probabilities ``u`` of this distribution with mean ``mean`` (moments matched).
+
+        A zero sd, a fixed input or a mean at the edge of the support (``lower``, else 0, for gamma and
+        log-normal; 0 or 1 for beta) gives the mean itself: no uncertainty.
+        """
+        from scipy.special import betaincinv, gammaincinv, ndtri
+
+        u = np.asarray(u, dtype=float)
+        sd = self.sd or 0.0
+        if self.dist == "fixed" or sd == 0:
+            return np.full(u.shape, float(mean))
+        if self.dist == "normal":
+            return mean + sd * ndtri(u)
+        if self.dist == "beta":
+            if not 0 < mean < 1:
+                return np.full(u.shape, float(mean))
+            size = mean * (1 - mean) / sd**2 - 1  # a + b
+            return betaincinv(mean * size, (1 - mean) * size, u)
+        start = self.lower or 0.0
+        above = mean - start
+        if above <= 0:
+            return np.full(u.shape, float(mean))
+        if self.dist == "gamma":
+            return start + gammaincinv((above / sd) ** 2, u) * (sd**2 / above)
+        sigma2 = np.log1p((sd / above) ** 2)  # log-normal
+        return start + np.exp(np.log(above) - sigma2 / 2 + np.sqrt(sigma2) * ndtri(u))
+
+
+class Uncertainty(Section):
+    """Probabilistic sensitivity analysis: draws of every uncertain input, each run as a paired comparison."""
+
+    draws: int = Field(ge=0, le=1_000_000, description="Input draws (0: no uncertainty analysis).")
+    replicates_per_draw: int = Field(ge=1, le=10_000, description="Paired replicates per draw.")
+    chunks: int = Field(ge=1, le=100_000, description="Jobs the draws are split into (each runs every chunks-th).")
+    chunk: int = Field(ge=0, le=100_000, description="This job's chunk, 0 .. chunks - 1.")
+    willingness_to_pay_gbp: NonNegFloat = Field(
+        le=1e9, description="Value the council puts on one admission avoided, beyond its cost (GBP), for EVPI/EVPPI."
+    )
+    max_willingness_to_pay_gbp: PosFloat = Field(
+        le=1e9, description="Right end of the acceptability curve (GBP per admission avoided)."
+    )
+    inputs: Annotated[dict[str, InputDistribution], BeforeValidator(_flat_inputs)] = Field(
+        description="Uncertain inputs by config key, each with its distribution around the configured value."
+    )
+
+    @model_validator(mode="after")
+    def _chunk_in_range(self) -> Uncertainty:
+        if self.chunk >= self.chunks:
+            raise ValueError(f"chunk {self.chunk} must be below chunks ({self.chunks})")
+        return self
+
+
+#: Probability in each tail of an input's distribution whose value must still be allowed (see ``Config``).
+SUPPORT_CHECK = 1e-9
+
+
+def distribution_problem(key: str, mean: float, spec: InputDistribution) -> str | None:
+    """Why ``spec`` cannot describe an input whose configured value is ``mean`` (None if it can).
+
+    A value at the edge of a distribution's support (an effect switched off at 0, a probability of 1) is
+    not uncertain: it stays as configured, so ablations and switched-off mechanisms keep their meaning.
+    """
+    sd = spec.sd or 0.0
+    if spec.dist == "fixed" or sd == 0:
+        return None
+    if spec.dist == "beta":
+        if not 0 <= mean <= 1:
+            return f"{key}: a beta distribution needs a value in [0, 1] (the value is {mean:g})"
+        if 0 < mean < 1 and sd**2 >= mean * (1 - mean):
+            return (
+                f"{key}: sd {sd:g} is too wide for a beta distribution around {mean:g} "
+                f"(allowed: below {(mean * (1 - mean)) ** 0.5:.4g}, the sd of a coin with that mean)"
+            )
+    start = spec.lower or 0.0
+    if spec.dist in ("gamma", "lognormal") and mean < start:
+        return f"{key}: a {spec.dist} distribution from {start:g} needs a value of at least {start:g} (it is {mean:g})"
+    return None
+
+
 class Config(Section):
     """A whole run: the experiment settings and every model section."""
 
@@ -396,6 +514,7 @@ class Config(Section):
         description="Switch mechanisms off: all_off, without_<mechanism> or only_<mechanism> (null: all on)."
     )
     sensitivity: Sensitivity | None = Field(description="Run one chunk of a sensitivity analysis instead of one run.")
+    uncertainty: Uncertainty
     team: Team
     workforce: Workforce
     named: Named
@@ -429,7 +548,7 @@ class Config(Section):
         base["sensitivity"] = None
         problems = []
         for key, bounds in self.sensitivity.factors.items():
-            current = _get(base, key)
+            current = value_at(base, key)
             if isinstance(current, bool) or not isinstance(current, int | float):
                 problems.append(f"sensitivity.factors: {key} is not a numeric config value")
                 continue
@@ -441,6 +560,67 @@ class Config(Section):
                 except ValidationError as exc:
                     why = "; ".join(e["msg"] for e in exc.errors())
                     problems.append(f"sensitivity.factors: {key} = {bound:g} is not allowed ({why})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _inputs_are_config_values(self) -> Config:
+        """Each uncertain input names a number in the config; with draws, its distribution fits it and stays allowed.
+
+        The distribution's extreme values (probabilities ``SUPPORT_CHECK`` and 1 - it) must both be allowed
+        values of the key, so no draw of an analysis can fail validation halfway through.
+        """
+        inputs = self.uncertainty.inputs
+        if self.uncertainty.draws:
+            clashes = [
+                why
+                for why, clash in (
+                    ("teams (one team at a time)", self.teams is not None),
+                    ("sensitivity (one analysis at a time)", self.sensitivity is not None),
+                    ("a single arm (there is nothing to compare)", len(set(self.arms)) < 2),
+                )
+                if clash
+            ]
+            if clashes:
+                raise ValueError(f"uncertainty.draws = {self.uncertainty.draws} cannot run with " + "; ".join(clashes))
+        if not inputs:
+            return self
+        base = self.model_dump(mode="python")
+        base["sensitivity"] = None
+        base["ablation"] = None  # already applied
+        base["uncertainty"]["draws"] = 0  # the checks below run once, not again for each trial
+        problems = []
+        extremes: dict[str, tuple[int | float, list[int | float]]] = {}
+        for key, spec in inputs.items():
+            current = value_at(base, key)
+            if isinstance(current, bool) or not isinstance(current, int | float):
+                problems.append(f"uncertainty.inputs: {key} is not a numeric config value")
+                continue
+            if self.uncertainty.draws == 0 or spec.dist == "fixed" or not spec.sd:
+                continue
+            problem = distribution_problem(key, float(current), spec)
+            if problem:
+                problems.append(f"uncertainty.inputs: {problem}")
+                continue
+            ends = spec.quantile(float(current), np.array([SUPPORT_CHECK, 1 - SUPPORT_CHECK]))
+            extremes[key] = (current, [round(v) if isinstance(current, int) else float(v) for v in ends])
+        for side in (0, 1) if extremes else ():  # every input at its extreme at once; one by one only to name
+            trial = copy.deepcopy(base)
+            for key, (_, ends) in extremes.items():
+                _set(trial, key, ends[side])
+            if _allowed_values(trial) is None:
+                continue
+            for key, (current, ends) in extremes.items():
+                trial = copy.deepcopy(base)
+                _set(trial, key, ends[side])
+                why = _allowed_values(trial)
+                if why is not None:
+                    spec = inputs[key]
+                    problems.append(
+                        f"uncertainty.inputs: {key} ({spec.dist}, mean {current:g}, sd {spec.sd:g}) can draw "
+                        f"{ends[side]:g}, which is not allowed ({why}); narrow its sd or choose another distribution"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -467,7 +647,16 @@ class Config(Section):
         return round(self.horizon_years * 365)
 
 
-def _get(tree: dict[str, Any], key: str) -> Any:
+def _allowed_values(raw: dict[str, Any]) -> str | None:
+    """Why a plain config dict is not a valid config, in pydantic's words (None if it is)."""
+    try:
+        Config.model_validate(raw)
+    except ValidationError as exc:
+        return "; ".join(e["msg"] for e in exc.errors())
+    return None
+
+
+def value_at(tree: dict[str, Any], key: str) -> Any:
     """The value at a dotted key of a nested dict (None where there is none)."""
     node: Any = tree
     for part in key.split("."):
@@ -490,10 +679,11 @@ def with_values(cfg: Config, values: dict[str, float]) -> Config:
     """``cfg`` with config values replaced by dotted key (whole-number keys rounded), validated again."""
     raw = cfg.model_dump(mode="python")
     for key, value in values.items():
-        current = _get(raw, key)
+        current = value_at(raw, key)
         _set(raw, key, round(value) if isinstance(current, int) and not isinstance(current, bool) else float(value))
     raw["ablation"] = None  # already applied in cfg; applying it again would undo the new values
     raw["sensitivity"] = None  # a point of a sample is an ordinary run (and its factors need no second check)
+    raw["uncertainty"]["draws"] = 0  # so is a draw of an uncertainty analysis
     return validate(raw)
 
 
@@ -571,6 +761,6 @@ def validate(raw: dict) -> Config:
         for err in exc.errors():
             key = ".".join(str(part) for part in err["loc"]) or "(top level)"
             value = err.get("input")
-            shown = "" if err["type"] == "missing" else f" = {value!r}"
+            shown = "" if err["type"] == "missing" or not err["loc"] else f" = {value!r}"  # not the whole config
             lines.append(f"  {key}{shown}: {_allowed(err)}")
         raise ConfigError("invalid config:\n" + "\n".join(lines)) from None

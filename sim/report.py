@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from sim.costs import COST_LINES, TRANSITION_WINDOW_MONTHS, business_case
+from sim.costs import COST_LINES, TRANSITION_WINDOW_MONTHS, _json_safe, business_case
 from sim.params import Config, ConfigError
 from sim.runner import Results, write_atomic
 from sim.staffing import SYSTEMS
+from sim.uncertainty import acceptability, summaries, value_of_information
 
 #: The pilot's published figures, shown beside a pilot-like run (sources.md §1; method unpublished).
 PILOT_ROI_PER_GBP = 5.14
@@ -69,7 +70,12 @@ KEY_ASSUMPTIONS = (
 
 
 def write_business_case(
-    results: Results, cfg: Config, out_dir: Path, page: bool = True, pilot: bool | None = None
+    results: Results,
+    cfg: Config,
+    out_dir: Path,
+    page: bool = True,
+    pilot: bool | None = None,
+    draws: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write business_case.json, business_case.csv and, if ``page``, report.html into ``out_dir``.
 
@@ -82,19 +88,26 @@ def write_business_case(
         out_dir: the run folder.
         page: also draw the HTML report (its figures take a second or two per arm).
         pilot: set the pilot's published return beside the model's (default: when the team is pilot-sized).
+        draws: the per-draw table of an uncertainty analysis (``sim.uncertainty``), if one ran: each arm's
+            headline gains the answer under input uncertainty (``sim.uncertainty.arm_summary``) and the page
+            leads with it.
 
     Returns:
         The files written.
     """
     out_dir = Path(out_dir)
     case, per_replicate, by_year = business_case(results.runs, results.timeseries, cfg)
+    if draws is not None and not draws.empty:
+        for arm, extra in summaries(draws, cfg).items():
+            if arm in case["arms"]:
+                case["arms"][arm].update(_json_safe(extra))
     if pilot is None:
         pilot = cfg.team.people <= 100
     written = [out_dir / "business_case.json", out_dir / "business_case.csv"]
     write_atomic(written[0], lambda p: p.write_text(json.dumps(case, indent=2) + "\n"))
     write_atomic(written[1], lambda p: per_replicate.to_csv(p, index=False))
     if page:
-        text = render(case, per_replicate, by_year, results, cfg, pilot)
+        text = render(case, per_replicate, by_year, results, cfg, pilot, draws)
         written.append(out_dir / "report.html")
         write_atomic(written[-1], lambda p: p.write_text(text, encoding="utf-8"))
     return written
@@ -384,6 +397,136 @@ def _arm_section(
 </section>"""
 
 
+# Input uncertainty ---------------------------------------------------------------------------
+
+#: Inputs shown in the tornado and the value-of-information chart.
+TOP_INPUTS = 12
+
+
+def _of_100(p: float | None) -> str:
+    return "n/a" if p is None else f"{round(100 * p)} of 100"
+
+
+def _uncertain_answer(headline: dict) -> str:
+    """One arm's answer under input uncertainty, in words a manager can quote."""
+    arm, baseline = headline["arm"], headline["baseline"]
+    worlds = _of_100(headline["p_cost_saving"])
+    text = (
+        f"<p class='answer' id='uncertain-{html.escape(arm)}'>In <b>{worlds}</b> plausible worlds "
+        f"{html.escape(_in_sentence(arm))} cost less than {html.escape(_in_sentence(baseline))}, investment included "
+        f"(council and NHS together); the council's own savings cover the investment it pays in "
+        f"{_of_100(headline['p_council_saving'])}. Net saving over {headline['horizon_years']:g} years: "
+        f"<b>{_gbp(headline['npv_uncertainty_p50'])}</b> (90% of plausible worlds between "
+        f"{_gbp(headline['npv_uncertainty_p05'])} and {_gbp(headline['npv_uncertainty_p95'])})"
+    )
+    if headline["roi_uncertainty_p50"] is not None:
+        text += (
+            f"; every £1 invested returns <b>{_per_gbp(headline['roi_uncertainty_p50'])}</b> (90%: "
+            f"{_per_gbp(headline['roi_uncertainty_p05'])} to {_per_gbp(headline['roi_uncertainty_p95'])})"
+        )
+    return text + ".</p>"
+
+
+def _uncertainty_figures(
+    arm: str, baseline: str, part: pd.DataFrame, curve: pd.DataFrame, information: pd.DataFrame
+) -> dict[str, str]:
+    """One arm's cost-effectiveness plane, acceptability curve, tornado and value of information, as data URIs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.plots import arm_colour
+
+    colour = arm_colour(arm)
+    figures = {}
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    extra_cost = -part["npv_gbp"].to_numpy(float) / 1e6
+    avoided = part["admissions_avoided"].to_numpy(float)
+    saves = extra_cost < 0
+    ax.scatter(avoided[saves], extra_cost[saves], s=9, color=colour, label="costs less")
+    ax.scatter(avoided[~saves], extra_cost[~saves], s=9, color="#e34a33", label="costs more")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(f"Admissions avoided over the horizon ({baseline} - {arm})")
+    ax.set_ylabel("Extra cost, investment included (£ million, present value)")
+    ax.set_title(
+        f"Cost-effectiveness plane: {system_name(arm)} against {_in_sentence(baseline)}, one dot per draw", fontsize=10
+    )
+    ax.legend(fontsize=8)
+    figures["plane"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    ax.plot(curve["wtp_gbp"], curve["p_cost_effective"], color=colour)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("What the council would pay to avoid one admission, beyond its cost (GBP)")
+    ax.set_ylabel("Probability cost-effective")
+    ax.set_title(f"Acceptability curve: {system_name(arm)} against {_in_sentence(baseline)}", fontsize=10)
+    figures["acceptability"] = _png(fig)
+
+    if not information.empty:
+        top = information.sort_values("swing_gbp", ascending=False).head(TOP_INPUTS).iloc[::-1]
+        fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.5))
+        low = top[["npv_at_p05_gbp", "npv_at_p95_gbp"]].min(axis=1) / 1e6
+        high = top[["npv_at_p05_gbp", "npv_at_p95_gbp"]].max(axis=1) / 1e6
+        ax.barh(range(len(top)), high - low, left=low, color=colour)
+        median = float(np.median(part["npv_gbp"])) / 1e6
+        ax.axvline(median, color="black", lw=0.8, ls="--", label="median net saving")
+        ax.set_yticks(range(len(top)), top["input"])
+        ax.set_xlabel("Net saving (£ million) as the input goes from its 5th to its 95th percentile")
+        ax.set_title("What the answer hangs on: net saving across each input's range (from the draws)", fontsize=10)
+        ax.legend(fontsize=8)
+        figures["tornado"] = _png(fig)
+        top = information.head(TOP_INPUTS).iloc[::-1]
+        fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.5))
+        ax.barh(range(len(top)), top["evppi_gbp"], color="#636363")
+        ax.set_yticks(range(len(top)), top["input"])
+        ax.set_xlabel("Expected value of knowing this input exactly before deciding (GBP, EVPPI)")
+        ax.set_title(f"Value of information (EVPI, all inputs: {_gbp(top['evpi_gbp'].iloc[0])})", fontsize=10)
+        figures["evppi"] = _png(fig)
+    return figures
+
+
+def _uncertainty_section(cases: dict[str, dict], arms: list[str], draws: pd.DataFrame, cfg: Config) -> str:
+    """The answer under input uncertainty, first on the page: chance of saving, plane, curve, tornado, EVPPI."""
+    u = cfg.uncertainty
+    curves = acceptability(draws, u.max_willingness_to_pay_gbp)
+    information = value_of_information(draws, cfg)
+    answers, parts = [], []
+    for arm in arms:
+        headline = cases[arm]
+        if headline.get("p_cost_saving") is None:
+            continue
+        answers.append(_uncertain_answer(headline))
+        part = draws[draws["arm"] == arm]
+        mine = information[information["arm"] == arm]
+        figures = _uncertainty_figures(arm, headline["baseline"], part, curves[curves["arm"] == arm], mine)
+        rows = "".join(
+            f"<tr><td><code>{html.escape(r.input)}</code></td><td>{_gbp(r.evppi_gbp)}</td>"
+            f"<td>{_gbp(r.npv_at_p05_gbp)} to {_gbp(r.npv_at_p95_gbp)}</td></tr>"
+            for r in mine.head(TOP_INPUTS).itertuples()
+        )
+        images = "".join(
+            f"<figure><img alt='{name} {html.escape(arm)}' src='{uri}'></figure>" for name, uri in figures.items()
+        )
+        parts.append(
+            f"<h3>{html.escape(system_name(arm))}: how sure is the saving?</h3>{images}"
+            f"<table><tr><th>Input</th><th>Value of knowing it exactly (EVPPI)</th>"
+            f"<th>Net saving across its 90% range</th></tr>{rows}</table>"
+        )
+    draws_n = int(draws["draw"].nunique())
+    return f"""<h2>How sure is the saving? The answer with the inputs' own uncertainty</h2>
+{"".join(answers)}
+<p>From {draws_n} draws: each draw takes every uncertain input from its distribution once (docs/parameters.md lists
+each with its source) and runs both systems on it with {u.replicates_per_draw} paired replicate(s), so the spread
+includes doubt about the inputs as well as simulation noise. The acceptability curve gives the chance that the change
+is worth it when the council also values an admission avoided at the price on the horizontal axis. The value of
+information (at {_gbp(u.willingness_to_pay_gbp)} per admission avoided) is what knowing an input exactly before
+deciding would be worth to this team: a local study that costs less than it is worth doing; one input's value cannot
+exceed the value of knowing everything (EVPI).</p>
+{"".join(parts)}"""
+
+
 def _pilot_section(cases: dict[str, dict]) -> str:
     """The model's return and council share of every arm beside the pilot's published figures."""
     arms = list(cases)
@@ -461,7 +604,13 @@ def _shares_of_best(cases: dict[str, dict], arms: list[str]) -> str:
 
 
 def render(
-    case: dict, per_replicate: pd.DataFrame, by_year: pd.DataFrame, results: Results, cfg: Config, pilot: bool
+    case: dict,
+    per_replicate: pd.DataFrame,
+    by_year: pd.DataFrame,
+    results: Results,
+    cfg: Config,
+    pilot: bool,
+    draws: pd.DataFrame | None = None,
 ) -> str:
     """The report as one HTML page with its figures embedded.
 
@@ -472,12 +621,16 @@ def render(
         results: the run's tables (for the outcome tables).
         cfg: the run's config.
         pilot: set the pilot's published figures beside the model's.
+        draws: the per-draw table of an uncertainty analysis, if one ran (the page then leads with it).
     """
     baseline = case["baseline"]
     cases: dict[str, dict] = case["arms"]
     arms = [arm for arm in cfg.arms if arm in cases] + [arm for arm in cases if arm not in cfg.arms]
+    uncertain = draws is not None and not draws.empty
     if arms:
         answers = "\n".join(_answer(cases[arm]) for arm in arms) + _shares_of_best(cases, arms)
+        if uncertain:
+            answers = _uncertainty_section(cases, arms, draws, cfg) + "<h2>At the configured inputs</h2>" + answers
         pairs = max(cases[arm]["n_pairs"] for arm in arms)
         sections = "\n".join(
             _arm_section(
@@ -523,7 +676,11 @@ pre {{ background: #f6f6f6; padding: 0.5rem; font-size: 0.75rem; max-height: 20r
 </section>
 <p>From {pairs} paired replicates: every system ran on the same simulated people and life events, so each
 difference against {html.escape(_in_sentence(baseline))} is paired. Intervals show simulation noise for these
-inputs, not doubt about the inputs (see the assumptions below and the sensitivity analysis in the project's docs).</p>
+inputs, not doubt about the inputs ({
+        "the section above gives the answer with the inputs' own uncertainty"
+        if uncertain
+        else "run <code>uv run nwsim experiment=uncertainty</code> for the answer with the inputs' own uncertainty"
+    }).</p>
 <ul class="contents">{contents}</ul>
 {sections}
 {_pilot_section({arm: cases[arm] for arm in arms}) if pilot and arms else ""}
@@ -588,6 +745,22 @@ def load_run(run_dir: Path) -> tuple[Results, Config]:
     return Results(runs, pd.read_parquet(run_dir / tables[1]), compare(runs, cfg.baseline)), cfg
 
 
+def load_draws(run_dir: Path) -> pd.DataFrame | None:
+    """The per-draw table of a run's uncertainty analysis, checked against its ``job.json`` (None if it ran none).
+
+    Raises:
+        ResultError: the table was cut or changed since the run wrote it.
+    """
+    from sim.jobs import read_record, verified_job
+    from sim.uncertainty import TABLE
+
+    name = f"{TABLE}.parquet"
+    if name not in read_record(Path(run_dir)).get("files", {}):
+        return None
+    verified_job(Path(run_dir), [name])
+    return pd.read_parquet(Path(run_dir) / name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console script ``nwsim-report RUN_DIR``: rebuild business_case.json/.csv and report.html from a run's tables."""
     from sim.jobs import AggregationError, record_files
@@ -602,7 +775,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"nwsim-report: {exc}", file=sys.stderr)
         sys.exit(1)
     try:
-        written = write_business_case(results, cfg, args.run_dir, pilot=args.pilot or None)
+        draws = load_draws(args.run_dir)
+    except AggregationError as exc:
+        print(f"nwsim-report: {exc}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        written = write_business_case(results, cfg, args.run_dir, pilot=args.pilot or None, draws=draws)
         record_files(args.run_dir, written)  # the rebuilt files are the run's own again
     except (OSError, AggregationError) as exc:
         print(f"nwsim-report: cannot write the business case in {args.run_dir}: {exc}", file=sys.stderr)

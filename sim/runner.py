@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,10 +52,10 @@ class Results:
     comparison: pd.DataFrame | None
 
 
-def run_one(cfg: Config, arm: str, replicate: int) -> tuple[dict, pd.DataFrame]:
-    """Simulate one arm of one replicate; return its runs.csv row and monthly series."""
+def run_one(cfg: Config, arm: str, replicate: int, series: bool = True) -> tuple[dict, pd.DataFrame]:
+    """Simulate one arm of one replicate; return its runs.csv row and monthly series (empty if not ``series``)."""
     model = StaffingModel(cfg, arm, replicate).run()
-    result = summarise(model), monthly(model)
+    result = summarise(model), monthly(model) if series else pd.DataFrame()
     # A model and its agents refer to each other, so only a full collection frees them; without one, a
     # process running many replicates grows by tens of MB each (cheap here: see ``run_many``'s freeze).
     del model
@@ -176,9 +176,11 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def run_many(
-    tasks: list[tuple[Config, str, int]], jobs: int, progress: bool = True, desc: str | None = None
+    tasks: list[tuple], jobs: int, progress: bool = True, desc: str | None = None
 ) -> list[tuple[dict, pd.DataFrame]]:
-    """Simulate ``(config, arm, replicate)`` tasks in ``jobs`` processes; results (row, monthly) in task order.
+    """Simulate ``(config, arm, replicate[, series])`` tasks (``run_one``'s arguments) in ``jobs`` processes.
+
+    Returns the results (row, monthly series) in task order.
 
     The parent is one of the ``jobs`` processes: it runs tasks from the front of the list while ``jobs - 1``
     pool workers take them from the back, so every core is busy and one process fewer holds a copy of the
@@ -196,9 +198,7 @@ def run_many(
         gc.unfreeze()
 
 
-def _run_tasks(
-    tasks: list[tuple[Config, str, int]], n_jobs: int, progress: bool, desc: str | None
-) -> list[tuple[dict, pd.DataFrame]]:
+def _run_tasks(tasks: list[tuple], n_jobs: int, progress: bool, desc: str | None) -> list[tuple[dict, pd.DataFrame]]:
     results: list[tuple[dict, pd.DataFrame] | None] = [None] * len(tasks)
     bar = dict(total=len(tasks), desc=desc or f"{len(tasks)} runs", unit="run", disable=not progress, file=sys.stderr)
     if n_jobs == 1:
@@ -234,20 +234,37 @@ def _run_tasks(
     return results  # type: ignore[return-value]
 
 
-def _load_compiled(tasks: list[tuple[Config, str, int]]) -> None:
+def _load_compiled(tasks: list[tuple]) -> None:
     """Load the compiled core (from numba's cache) in the parent before the pool forks.
 
     Forked workers then share the loaded code instead of each loading it again (about a second and tens of
     MB per worker). Building a model of each arm and calling a run of no days loads everything a run calls.
     """
-    for arm, cfg in {arm: cfg for cfg, arm, _ in tasks}.items():
+    for arm, cfg in {task[1]: task[0] for task in tasks}.items():
         run_days(*StaffingModel(cfg, arm, 0)._prepare(0), 0, 0)
 
 
-def run_experiment(cfg: Config, jobs: int | None = None, progress: bool = True) -> Results:
-    """Every arm x every replicate of ``cfg``, in ``jobs`` processes (default: ``cfg.jobs``, else all cores)."""
-    tasks = [(cfg, arm, rep) for rep in range(cfg.replicates) for arm in cfg.arms]
-    done = run_many(tasks, jobs or cfg.jobs or os.cpu_count() or 1, progress)
+def run_experiment(
+    cfg: Config, jobs: int | None = None, progress: bool = True, replicates: Iterable[int] | None = None
+) -> Results:
+    """Every arm x every replicate of ``cfg`` (or of ``replicates``), in ``jobs`` processes.
+
+    ``jobs`` defaults to ``cfg.jobs``, else all cores.
+    """
+    tasks = experiment_tasks(cfg, replicates)
+    return experiment_results(cfg, run_many(tasks, jobs or cfg.jobs or os.cpu_count() or 1, progress))
+
+
+def experiment_tasks(cfg: Config, replicates: Iterable[int] | None = None) -> list[tuple[Config, str, int]]:
+    """The ``run_many`` tasks of ``run_experiment``: every arm of every replicate (all, or those given)."""
+    chosen = range(cfg.replicates) if replicates is None else replicates
+    return [(cfg, arm, rep) for rep in chosen for arm in cfg.arms]
+
+
+def experiment_results(cfg: Config, done: list[tuple[dict, pd.DataFrame]]) -> Results:
+    """The tables of an experiment from its finished tasks (``experiment_tasks``, in order)."""
+    if not done:  # a chunk of an analysis can be left without a replicate of its own
+        return Results(pd.DataFrame(columns=list(ID_COLUMNS)), pd.DataFrame(), None)
     runs = pd.DataFrame([row for row, _ in done])
     runs = runs.sort_values(["replicate", "arm"], kind="stable").reset_index(drop=True)
     timeseries = pd.concat([month for _, month in done])

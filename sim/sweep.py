@@ -181,14 +181,17 @@ def _arm_heatmaps(
 def aggregate(sweep_dir: Path) -> list[Path]:
     """Summarise every finished job of a sweep: ``sweep_summary.csv``/``.parquet`` and heatmaps.
 
-    A sensitivity sweep (``experiments/sensitivity.yaml``) gets its indices instead, and an ablation
-    sweep (``experiments/ablation.yaml``) gets its ablation table as well.
+    A sensitivity sweep (``experiments/sensitivity.yaml``) gets its indices instead, an uncertainty sweep
+    (``experiments/uncertainty.yaml``) its business case under input uncertainty (``write_uncertainty``), and
+    an ablation sweep (``experiments/ablation.yaml``) its ablation table as well.
     """
     sweep_dir = Path(sweep_dir)
-    from sim import sensitivity
+    from sim import sensitivity, uncertainty
 
     if sensitivity.is_sensitivity_sweep(sweep_dir):
         return sensitivity.write_analysis(sweep_dir)
+    if uncertainty.is_uncertainty_sweep(sweep_dir):
+        return write_uncertainty(sweep_dir)
     summary, swept = collect(sweep_dir)
     written = [sweep_dir / f"{SUMMARY}.csv", sweep_dir / f"{SUMMARY}.parquet"]
     write_atomic(written[0], lambda p: summary.to_csv(p, index=False))
@@ -201,6 +204,22 @@ def aggregate(sweep_dir: Path) -> list[Path]:
 
         written += write_ablation(sweep_dir)
     return written
+
+
+def write_uncertainty(sweep_dir: Path) -> list[Path]:
+    """Put an uncertainty sweep's chunks together: the run tables, the draws and the business case with its page.
+
+    The fixed-input replicates of every chunk make the noise-only business case; the draws add the answer under
+    input uncertainty (``sim.uncertainty``), as one ``nwsim uncertainty.draws=N`` run would write them.
+    """
+    from sim.report import write_business_case
+    from sim.runner import save_results
+    from sim.uncertainty import collect as collect_draws
+    from sim.uncertainty import write_tables
+
+    results, table, cfg = collect_draws(sweep_dir)
+    written = save_results(results, sweep_dir) + write_tables(table, cfg, sweep_dir)
+    return written + write_business_case(results, cfg, sweep_dir, draws=table)
 
 
 class AggregateOnEnd(Callback):

@@ -52,6 +52,7 @@ NWSIM = [
     (["--config-dir", "{tmp}/nowhere"], 2, "--config-dir"),
     (["-m", "replicates=2,0"], 2, "in the job replicates=0"),
     (["experiment=sensitivity", "sensitivity.levels=3"], 2, "levels must be even"),
+    (["experiment=uncertainty", "uncertainty.inputs.crisis.p_admission.sd=0.5"], 2, "too wide for a beta"),
 ]
 #: Through ``sim.compose.check_override_sets`` (the same check of each job, one composition for all): a bad value in
 #: every config section, and the wrong types. Each would end ``nwsim`` with exit code 2 before anything is written.
@@ -86,6 +87,11 @@ VALUES = [
     (["costs.discount_rate_per_year=2"], "costs.discount_rate_per_year = 2"),
     (["costs.price_year=2024"], "costs.price_year = 2024: allowed: text"),
     (["horizon_years=0.0013"], "horizon_years = 0.0013"),
+    (["uncertainty.draws=-1"], "uncertainty.draws = -1"),
+    (
+        ["uncertainty.inputs.crisis.p_admission.dist=triangle"],
+        "uncertainty.inputs.crisis.p_admission.dist = 'triangle'",
+    ),
 ]
 
 
