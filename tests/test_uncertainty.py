@@ -261,6 +261,13 @@ def test_one_run_and_a_chunked_sweep_give_the_same_draws_and_a_killed_sweep_resu
     assert page.index("plausible worlds") < page.index("At the configured inputs")  # the page leads with it
     table = pd.read_csv(one / "uncertainty.csv")
     assert len(table) == 6
+    # nwsim-report rebuilds the business case, the answer under uncertainty included, from the run's tables.
+    (one / "business_case.json").unlink()
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "sim.report", str(one)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads((one / "business_case.json").read_text())["arms"]["named"] == case
     assert {"crisis.risk_per_year", "npv_gbp", "roi_per_gbp"} <= set(table.columns)
 
     sweep = [
