@@ -186,18 +186,24 @@ def rolling_upc(log: pd.DataFrame, start: int, month_of_day: np.ndarray, n_peopl
     m = month_of_day[log["day"].to_numpy() - start]
     span = int(w.max()) + 1
     pairs, inverse = np.unique(p * span + w, return_inverse=True)
-    counts = np.zeros((pairs.size, n_months), dtype=np.int32)
-    np.add.at(counts, (inverse, m), 1)
-    cum = np.cumsum(counts, axis=1)
-    window = cum.copy()
-    window[:, MONTHS_PER_YEAR:] -= cum[:, :-MONTHS_PER_YEAR]
     owner = pairs // span
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    largest = np.maximum.reduceat(window, starts, axis=0)
-    total = np.add.reduceat(window, starts, axis=0)
+    # Contacts per (person-worker pair, month) and per (person, month), then summed over each 12-month window.
+    largest = np.maximum.reduceat(_last_12_months(inverse, m, pairs.size, n_months), starts, axis=0)
+    person = np.searchsorted(starts, inverse, side="right") - 1  # row of each contact's person in ``largest``
+    total = _last_12_months(person, m, starts.size, n_months)
     with np.errstate(divide="ignore", invalid="ignore"):
         upc = np.where(total >= 2, largest / total, np.nan)
     valid = total >= 2
     has = valid.any(axis=0)
     result[has] = np.nansum(upc[:, has], axis=0) / valid[:, has].sum(axis=0)
     return result
+
+
+def _last_12_months(row: np.ndarray, month: np.ndarray, n_rows: int, n_months: int) -> np.ndarray:
+    """Contacts of each row in the 12 months up to each month: counts by (row, month), summed over the window."""
+    counts = np.bincount(row * n_months + month, minlength=n_rows * n_months).reshape(n_rows, n_months)
+    cum = np.cumsum(counts, axis=1, dtype=np.int32)
+    window = cum.copy()
+    window[:, MONTHS_PER_YEAR:] -= cum[:, :-MONTHS_PER_YEAR]
+    return window
