@@ -60,8 +60,11 @@ from sim.population import CHECKIN, CRISIS, NO_ONE, REACTIVE, REVIEW
     HIRES,
     MEAN_STRESS,
     MEAN_CASELOAD,
-) = range(39)
-N_SERIES = 39
+    PEOPLE,
+    REFERRALS,
+    EXITS,
+) = range(42)
+N_SERIES = 42
 
 NEVER = np.iinfo(np.int64).max  # a day that never comes
 
@@ -102,6 +105,8 @@ class PeopleArrays(NamedTuple):
     n_assessments: np.ndarray
     n_placements: np.ndarray
     active: np.ndarray
+    arrive_day: np.ndarray  # day referred (0: on the caseload from the start)
+    exit_day: np.ndarray  # day the person leaves the caseload (NEVER: stays)
 
 
 class StaffArrays(NamedTuple):
@@ -298,6 +303,8 @@ _PEOPLEARRAYS_TYPE = _Struct(
         ("n_assessments", types.int64[::1]),
         ("n_placements", types.int64[::1]),
         ("active", types.boolean[::1]),
+        ("arrive_day", types.int64[::1]),
+        ("exit_day", types.int64[::1]),
     ]
 )
 
@@ -333,6 +340,8 @@ def _peoplearrays_ref(a):
     s.n_assessments = a.n_assessments
     s.n_placements = a.n_placements
     s.active = a.active
+    s.arrive_day = a.arrive_day
+    s.exit_day = a.exit_day
     return s
 
 

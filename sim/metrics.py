@@ -35,6 +35,7 @@ STOCK_SERIES = frozenset(
         "absent",
         "mean_stress",
         "mean_caseload",
+        "people",
     }
 )
 MONTHS_PER_YEAR = 12
@@ -86,10 +87,10 @@ def summarise(model: StaffingModel) -> dict[str, float | int | str]:
     series, log = measured(model)
     days = series["crises"].size
     years = days / 365
-    person_years = model.people.n * years
-    per100 = 100.0 / person_years if person_years else np.nan
     total = {name: float(values.sum()) for name, values in series.items()}
     mean = {name: float(values.mean()) if values.size else np.nan for name, values in series.items()}
+    person_years = total["people"] / 365  # of people on the caseload, day by day
+    per100 = 100.0 / person_years if person_years else np.nan
     cont = continuity(log["person"].to_numpy(), log["worker"].to_numpy(), model.people.n)
     indexed = cont[cont["n_contacts"] >= 2]
     post_fte = model.staff.open_fte(model.staff.open_share(cfg.warmup_days, model.day))
@@ -105,7 +106,7 @@ def summarise(model: StaffingModel) -> dict[str, float | int | str]:
         "readmission_share": total["readmissions"] / total["admissions"] if total["admissions"] else np.nan,
         "bed_days_per_100_person_years": total["bed_days"] * per100,
         # Inpatient census, pooled over the measured days (each day is a census of that day's inpatients).
-        "inpatients_per_1000_people": mean["bed_days"] * 1000 / model.people.n,
+        "inpatients_per_1000_people": _ratio(mean["bed_days"] * 1000, mean["people"]),
         "census_share_over_2_years": _ratio(total["inpatients_over_2_years"], total["bed_days"]),
         "census_share_over_10_years": _ratio(total["inpatients_over_10_years"], total["bed_days"]),
         "census_mean_stay_years": _ratio(total["inpatient_days_so_far"], total["bed_days"]) / 365,
@@ -132,13 +133,42 @@ def summarise(model: StaffingModel) -> dict[str, float | int | str]:
         "vacancy_frac": mean["vacant_fte"] / post_fte,
         "agency_frac": mean["fte_agency"] / post_fte,
         **model.system.summary(series, cfg.warmup_days),
-        "people_per_sw_fte_in_post": model.people.n / mean["fte_sw"] if mean["fte_sw"] else np.nan,
+        "people_per_sw_fte_in_post": _ratio(mean["people"], mean["fte_sw"]),
         "mean_stress": mean["mean_stress"],
         "pending_mean": mean["pending"],
         "hours_served_per_person_year": total["hours_served"] / person_years,
+        **caseload_flows(model, total, mean, years, log),
     }
     row.update(ledger(series, cfg.costs))
     return row
+
+
+def caseload_flows(
+    model: StaffingModel, total: dict[str, float], mean: dict[str, float], years: float, log: pd.DataFrame
+) -> dict[str, float]:
+    """People coming and going in the measured period: referrals and exits a year, and caseload turnover.
+
+    Caseload turnover is exits a year over the mean caseload; the mean length of involvement is over the people
+    who left in the period (arrival to exit); the wait is from referral to first contact of those referred in it.
+    """
+    people, start, end = model.people, model.cfg.warmup_days, model.day
+    left = (people.exit_day >= start) & (people.exit_day < end)
+    referred = (people.arrive_day >= max(start, 1)) & (people.arrive_day < end)
+    waits = np.nan
+    if referred.any() and len(log):
+        first = log.groupby("person")["day"].min()
+        rows = np.flatnonzero(referred)
+        seen = first.reindex(rows).to_numpy(dtype=float)
+        waits = float(np.nanmean(seen - people.arrive_day[rows])) if np.isfinite(seen).any() else np.nan
+    return {
+        "referrals_per_year": total["referrals"] / years if years else np.nan,
+        "exits_per_year": total["exits"] / years if years else np.nan,
+        "caseload_turnover_per_year": _ratio(total["exits"] / years, mean["people"]) if years else np.nan,
+        "mean_involvement_years": (
+            float((people.exit_day[left] - people.arrive_day[left]).mean()) / 365 if left.any() else np.nan
+        ),
+        "referral_to_first_contact_days_mean": waits,
+    }
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -157,7 +187,7 @@ def monthly(model: StaffingModel) -> pd.DataFrame:
     for name, values in series.items():
         summed = np.bincount(month, weights=values, minlength=n_months)
         out[name] = summed / counts if name in STOCK_SERIES else summed
-    person_years = model.people.n * counts / 365
+    person_years = out["people"] * counts / 365
     out["admissions_per_100_person_years"] = out["admissions"] * 100 / person_years
     out["crises_per_100_person_years"] = out["crises"] * 100 / person_years
     first = model.cfg.warmup_days

@@ -39,6 +39,7 @@ from sim.contacts import (
     EV_CRISES,
     EV_PLACEMENTS,
     EV_VACANCIES,
+    EXITS,
     FIRST_ADMISSIONS,
     FTE_AGENCY,
     FTE_AP,
@@ -57,7 +58,9 @@ from sim.contacts import (
     N_SERIES,
     N_STAYS,
     PENDING,
+    PEOPLE,
     READMISSIONS,
+    REFERRALS,
     RESTRICTIVE_DAYS,
     RESTRICTIVE_PLACEMENTS,
     STAFF_CHANGED,
@@ -81,6 +84,7 @@ from sim.params import Config
 from sim.population import (
     ADVANCED_PRACTITIONER,
     AGENCY,
+    AWAY,
     COMMUNITY,
     INPATIENT,
     NO_ONE,
@@ -142,6 +146,9 @@ SERIES = (
     "hires",
     "mean_stress",
     "mean_caseload",
+    "people",
+    "referrals",
+    "exits",
 )
 S = {name: i for i, name in enumerate(SERIES)}
 assert len(SERIES) == N_SERIES
@@ -173,11 +180,45 @@ def start_day(W: StaffArrays, C: Settings, t: int) -> None:
 
 
 @njit(cache=True)
+def caseload(P: PeopleArrays, W: StaffArrays, B: Books, t: int) -> None:
+    """People come and go: today's referrals join, today's leavers go (both drawn up front, the same in every arm).
+
+    A referral is assessed on arrival (``next_review`` is the arrival day) and, where named workers serve them,
+    waits in the pending tray. A leaver's open contact ends, their named worker's place is freed and any stay or
+    placement ends; their history stays in the logs.
+    """
+    referred = left = 0
+    for p in range(P.risk.size):
+        if P.arrive_day[p] == t and t > 0:
+            P.setting[p] = COMMUNITY
+            P.active[p] = True
+            P.pending_since[p] = t
+            referred += 1
+        elif P.exit_day[p] == t:
+            worker = P.named_worker[p]
+            if worker >= 0:
+                W.caseload[worker] -= 1
+                P.named_worker[p] = NO_ONE
+            P.setting[p] = AWAY
+            P.active[p] = False
+            P.setting_until[p] = NO_ONE
+            P.delayed[p] = False
+            P.restrictive[p] = False
+            P.readmit_until[p] = NO_ONE
+            P.open_kind[p] = 0
+            left += 1
+    B.daily[t, REFERRALS] = referred
+    B.daily[t, EXITS] = left
+
+
+@njit(cache=True)
 def life(P: PeopleArrays, C: Settings, B: Books, D: Draws, t: int) -> None:
     """Risk drifts up by need level; life events add a jump (drawn for everyone, so both arms match)."""
     u = D.event[t - D.first_day]
     k = B.counts[N_LIFE]
     for p in range(P.risk.size):
+        if P.setting[p] == AWAY:  # not on the caseload today
+            continue
         risk = P.risk[p] + C.drift_per_day[p]
         if u[p] < C.p_life_event:
             risk += C.event_risk_jump
@@ -489,9 +530,10 @@ def _end_worker(P: PeopleArrays, W: StaffArrays, B: Books, row: int, t: int) -> 
 def account(P: PeopleArrays, W: StaffArrays, B: Books, Y: Policy, t: int) -> None:
     """End-of-day stocks: beds, placements, staffing, stress and caseload."""
     row = B.daily[t]
-    inpatients = residential = restrictive = delayed = over_2 = over_10 = 0
+    inpatients = residential = restrictive = delayed = over_2 = over_10 = present = 0
     so_far_total = 0
     for p in range(P.risk.size):
+        present += P.setting[p] != AWAY
         if P.setting[p] == INPATIENT:  # the census: how long each inpatient has been in hospital so far
             inpatients += 1
             so_far = t - P.admitted_day[p]
@@ -502,6 +544,7 @@ def account(P: PeopleArrays, W: StaffArrays, B: Books, Y: Policy, t: int) -> Non
             residential += 1
         restrictive += P.restrictive[p]
         delayed += P.delayed[p]
+    row[PEOPLE] = present
     row[BED_DAYS] = inpatients
     if inpatients:
         row[INPATIENTS_OVER_2_YEARS] = over_2
@@ -588,6 +631,7 @@ def run_days(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y
         if not has_room(P, W, B, D):
             return t
         start_day(W, C, t)
+        caseload(P, W, B, t)
         life(P, C, B, D, t)
         demand(P, C, D, t)
         staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
@@ -633,8 +677,9 @@ class StaffingModel(mesa.Model):
         self.replicate = replicate
         self.day = 0
         self.total_days = cfg.warmup_days + cfg.horizon_days
-        self.people = people = People(cfg, self.streams)
-        n = people.n
+        self.people = people = People(cfg, self.streams, self.total_days)
+        n, start = people.n, people.n_start
+        more = n - start  # rows of people referred during the run: their random numbers come from streams of their own
 
         if arm not in SYSTEMS:
             raise ValueError(f"unknown staffing system {arm!r} (registered: {', '.join(SYSTEMS)})")
@@ -646,21 +691,22 @@ class StaffingModel(mesa.Model):
         # Per-post random streams are as wide as the largest post layout of any registered system, so every
         # arm reads the same numbers for the same post (common random numbers across arms).
         n_stream_posts = max(len(post_layout(cfg, s.extra_fte(cfg))[0]) for s in SYSTEMS.values())
-        self.active = people.setting != INPATIENT  # people who live outside hospital today
+        self.active = people.active()  # people on the caseload who live outside hospital today
 
         # Common random numbers: by (person or post, day) or by (person or post, k-th event).
         s = self.streams
-        self._u_event = s.daily("life/event", n)
-        self._u_call = s.daily("demand/call", n)
-        self._u_crisis = s.daily("crisis/onset", n)
+        self._u_event = s.daily("life/event", start, extra=more)
+        self._u_call = s.daily("demand/call", start, extra=more)
+        self._u_crisis = s.daily("crisis/onset", start, extra=more)
         # The same draws as unit-exponential thresholds (compiled code computes a threshold only where it matters).
-        self._x_call = s.daily("demand/call", n, transform=exponential_hazard)
-        self._x_crisis = s.daily("crisis/onset", n, transform=exponential_hazard)
+        self._x_call = s.daily("demand/call", start, transform=exponential_hazard, extra=more)
+        self._x_crisis = s.daily("crisis/onset", start, transform=exponential_hazard, extra=more)
         self._u_absence = s.daily("workforce/absence", n_stream_posts)
         self._u_leave = s.daily("workforce/leave", n_stream_posts)
         self._rota = s.daily("staffing/rota", 1)
         self._events = {
-            name: s.per_event(name, n_stream_posts if by_post else n) for name, _, _, by_post in EVENT_STREAMS
+            name: s.per_event(name, n_stream_posts, extra=0) if by_post else s.per_event(name, start, extra=more)
+            for name, _, _, by_post in EVENT_STREAMS
         }
         self._event_blocks = dict.fromkeys(self._events, 0)
         self._columns: dict[str, np.ndarray] = {}
@@ -698,6 +744,7 @@ class StaffingModel(mesa.Model):
             return
         P, W, C, B, D, Y = self._prepare(t)
         start_day(W, C, t)
+        caseload(P, W, B, t)
         life(P, C, B, D, t)
         demand(P, C, D, t)
         staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
@@ -933,7 +980,7 @@ class StaffingModel(mesa.Model):
         h, people = self.cfg.hospital, self.people
         rng = self.streams.generator("population/inpatients")
         stock = h.initial_admission_hazard_per_year * h.stay_mean_days / DAYS_PER_YEAR
-        inside = np.flatnonzero(rng.random(people.n) < stock / (1 + stock))
+        inside = np.flatnonzero(rng.random(people.n_start) < stock / (1 + stock))
         # A stay in progress on a census day is length-biased: log-normal with mu + sigma^2; a uniform share remains.
         stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
         biased = np.exp(stay_mu + h.stay_sigma**2 + h.stay_sigma * rng.standard_normal(inside.size))

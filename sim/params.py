@@ -69,6 +69,20 @@ class Team(Section):
     initial_risk_max: Frac = Field(description="Initial risk is uniform on [0, this].")
 
 
+class Population(Section):
+    """People coming and going: referrals, and exits by closure, moving away and death (all 0: a static caseload)."""
+
+    referrals_per_year: NonNegFloat = Field(
+        le=50, description="New people referred per year, as a share of the starting caseload (per year)."
+    )
+    referral_need_mix: NeedMix = Field(description="Share of referrals with low, moderate and high need.")
+    referral_communication_need_frac: Frac = Field(description="Share of referrals with a communication need.")
+    referral_fluctuating_capacity_frac: Frac = Field(description="Share of referrals whose capacity fluctuates.")
+    closure_per_year: ByNeed = Field(description="Hazard of the work coming to a conclusion, by need (per year).")
+    move_away_per_year: NonNegFloat = Field(le=50, description="Hazard of moving out of the area (per year).")
+    mortality_per_year: ByNeed = Field(description="Hazard of death, by need (per year).")
+
+
 class Workforce(Section):
     """Staff time, absence, leaving, recruitment and agency cover."""
 
@@ -516,6 +530,7 @@ class Config(Section):
     sensitivity: Sensitivity | None = Field(description="Run one chunk of a sensitivity analysis instead of one run.")
     uncertainty: Uncertainty
     team: Team
+    population: Population
     workforce: Workforce
     named: Named
     duty: Duty

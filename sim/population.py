@@ -12,9 +12,15 @@ from sim.streams import Streams
 # Need levels (row order of every by-need table).
 NEED_LEVELS = ("low", "moderate", "high")
 
-# Settings a person can be in.
-COMMUNITY, INPATIENT, RESIDENTIAL = 0, 1, 2
-SETTINGS = ("community", "inpatient", "residential")
+# Settings a person can be in; AWAY: not on the caseload (not yet referred, or left).
+COMMUNITY, INPATIENT, RESIDENTIAL, AWAY = 0, 1, 2, 3
+SETTINGS = ("community", "inpatient", "residential", "away")
+
+# Why a person left the caseload (``People.exit_cause``).
+STAYING, CLOSED, MOVED, DIED = 0, 1, 2, 3
+EXIT_CAUSES = ("staying", "closed", "moved", "died")
+#: A day that never comes (no exit).
+NEVER_DAY = np.iinfo(np.int64).max
 
 # Open contact kinds, in rising priority; check-ins are never queued and crises are met the same day.
 NO_CONTACT, REVIEW, REACTIVE = 0, 1, 2
@@ -31,16 +37,36 @@ NO_ONE = -1  # no worker, no post holder, no day set
 class People:
     """State of every person, one row each; the row number is the person's id."""
 
-    def __init__(self, cfg: Config, streams: Streams) -> None:
-        n = cfg.team.people
+    def __init__(self, cfg: Config, streams: Streams, total_days: int = 0) -> None:
+        start = cfg.team.people
         rng = streams.generator("population")
-        self.n = n
         mix = np.array(cfg.team.need_mix.as_tuple())
-        self.need = rng.choice(3, size=n, p=mix / mix.sum()).astype(np.int8)
-        self.communication = rng.random(n) < cfg.team.communication_need_frac
-        self.fluctuating = rng.random(n) < cfg.team.fluctuating_capacity_frac
-        self.risk = rng.random(n) * cfg.team.initial_risk_max
-        self.setting = np.full(n, COMMUNITY, dtype=np.int8)
+        need = rng.choice(3, size=start, p=mix / mix.sum()).astype(np.int8)
+        communication = rng.random(start) < cfg.team.communication_need_frac
+        fluctuating = rng.random(start) < cfg.team.fluctuating_capacity_frac
+        risk = rng.random(start) * cfg.team.initial_risk_max
+        review = rng.integers(0, cfg.contacts.review_interval_days, size=start)
+        # Referrals over the whole run, drawn up front from their own streams (the same in every arm), so a
+        # row is ready for every person who will arrive and no array moves.
+        pop = cfg.population
+        per_day = pop.referrals_per_year * start / 365
+        counts = np.zeros(total_days, dtype=np.int64)
+        if per_day:
+            counts = streams.generator("population/referral_days").poisson(per_day, size=total_days)
+            counts[0] = 0  # day 0's caseload is the starting one
+        arrive = np.repeat(np.arange(total_days, dtype=np.int64), counts)
+        m = arrive.size
+        ref = streams.generator("population/referrals")
+        mix = np.array(pop.referral_need_mix.as_tuple())
+        self.n_start = start  # people on the caseload on day 0
+        self.n = n = start + m  # rows: everyone who is on the caseload at some time in the run
+        self.arrive_day = np.concatenate((np.zeros(start, dtype=np.int64), arrive))
+        self.need = np.concatenate((need, ref.choice(3, size=m, p=mix / mix.sum()).astype(np.int8)))
+        self.communication = np.concatenate((communication, ref.random(m) < pop.referral_communication_need_frac))
+        self.fluctuating = np.concatenate((fluctuating, ref.random(m) < pop.referral_fluctuating_capacity_frac))
+        self.risk = np.concatenate((risk, ref.random(m) * cfg.team.initial_risk_max))
+        self.exit_day, self.exit_cause = _exits(cfg, streams, self.need, self.arrive_day, start)
+        self.setting = np.where(self.arrive_day > 0, AWAY, COMMUNITY).astype(np.int8)
         self.setting_until = np.full(n, NO_ONE, dtype=np.int64)  # day a stay or placement ends
         self.restrictive = np.zeros(n, dtype=bool)  # residential placement is restrictive
         self.delayed = np.zeros(n, dtype=bool)  # inpatient whose discharge is delayed
@@ -51,8 +77,8 @@ class People:
         self.pending_since = np.zeros(n, dtype=np.int64)
         self.open_kind = np.zeros(n, dtype=np.int8)
         self.open_since = np.zeros(n, dtype=np.int64)
-        # Reviews spread over the first interval so the team's review load is even.
-        self.next_review = rng.integers(0, cfg.contacts.review_interval_days, size=n)
+        # Reviews spread over the first interval so the team's review load is even; a referral is assessed on arrival.
+        self.next_review = np.concatenate((review, arrive))
         self.next_checkin = np.zeros(n, dtype=np.int64)
         self.last_contact = np.full(n, -(10**9), dtype=np.int64)
         # Sparse familiarity: the last few workers each person has met, with level and day last updated.
@@ -70,8 +96,43 @@ class People:
         self.n_placements = np.zeros(n, dtype=np.int64)
 
     def active(self) -> np.ndarray:
-        """People living outside hospital, who have life events, contacts and crises."""
-        return self.setting != INPATIENT
+        """People on the caseload living outside hospital, who have contacts and crises."""
+        return (self.setting != INPATIENT) & (self.setting != AWAY)
+
+    def present(self, day: int) -> np.ndarray:
+        """Whether each person is on the caseload on ``day`` (referred on or before it, not yet left)."""
+        return (self.arrive_day <= day) & (day < self.exit_day)
+
+
+def _exits(
+    cfg: Config, streams: Streams, need: np.ndarray, arrive: np.ndarray, start: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's exit day and cause, drawn up front (the same in every arm): competing constant hazards.
+
+    The time to exit is exponential with the sum of the person's closure, moving and mortality hazards; the
+    cause is one of the three in proportion to its hazard. People on the caseload at the start and referrals
+    read separate streams, so adding referrals changes nobody else's exit.
+    """
+    pop = cfg.population
+    closure = np.array(pop.closure_per_year.as_tuple())[need]
+    death = np.array(pop.mortality_per_year.as_tuple())[need]
+    total = closure + pop.move_away_per_year + death
+    day = np.full(need.size, NEVER_DAY, dtype=np.int64)
+    cause = np.full(need.size, STAYING, dtype=np.int8)
+    if not total.any():
+        return day, cause
+    u = np.empty((need.size, 2))
+    u[:start] = streams.generator("population/exits").random((start, 2))
+    u[start:] = streams.generator("population/exits/arrivals").random((need.size - start, 2))
+    leaving = total > 0
+    years = -np.log1p(-u[leaving, 0]) / total[leaving]
+    # At least one day on the caseload: a referral is seen before the case can close.
+    day[leaving] = arrive[leaving] + np.maximum(1, np.ceil(years * 365)).astype(np.int64)
+    share = u[leaving, 1] * total[leaving]
+    cause[leaving] = np.where(
+        share < closure[leaving], CLOSED, np.where(share < closure[leaving] + pop.move_away_per_year, MOVED, DIED)
+    )
+    return day, cause
 
 
 def post_layout(cfg: Config, extra_fte: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

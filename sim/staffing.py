@@ -43,7 +43,7 @@ from sim.contacts import (
     with_hours,
 )
 from sim.params import Config
-from sim.population import ADVANCED_PRACTITIONER, CHECKIN, NEED_LEVELS, NO_ONE, REACTIVE, SOCIAL_WORKER
+from sim.population import ADVANCED_PRACTITIONER, AWAY, CHECKIN, NEED_LEVELS, NO_ONE, REACTIVE, SOCIAL_WORKER
 
 if TYPE_CHECKING:
     from sim.model import StaffingModel
@@ -187,7 +187,7 @@ def schedule_first_checkins(P: PeopleArrays, B: Books, Y: Policy, persons: np.nd
 @njit(cache=True)
 def allocate(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, t: int) -> None:
     """Give people in the pending tray (high need first, then longest waiting) to workers under the cap."""
-    pending = np.flatnonzero((P.named_worker == NO_ONE) & Y.named_people)
+    pending = np.flatnonzero((P.named_worker == NO_ONE) & Y.named_people & (P.setting != AWAY))
     if pending.size == 0:
         return
     posts = sw_posts(W, t)
@@ -413,7 +413,7 @@ def pending(P: PeopleArrays, Y: Policy) -> int:
     """People served by named workers who are waiting for one."""
     count = 0
     for p in range(P.named_worker.size):
-        if P.named_worker[p] == NO_ONE and Y.named_people[p]:
+        if P.named_worker[p] == NO_ONE and Y.named_people[p] and P.setting[p] != AWAY:
             count += 1
     return count
 

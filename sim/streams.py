@@ -30,14 +30,23 @@ class Streams:
         return np.random.default_rng(seq)
 
     def daily(
-        self, name: str, width: int, block_days: int = 365, transform: Callable[[np.ndarray], np.ndarray] | None = None
+        self,
+        name: str,
+        width: int,
+        block_days: int = 365,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        extra: int = 0,
     ) -> DailyUniforms:
-        """Uniforms indexed by (day, unit), drawn a block of days at a time, optionally transformed once per block."""
-        return DailyUniforms(self, name, width, block_days, transform)
+        """Uniforms indexed by (day, unit), drawn a block of days at a time, optionally transformed once per block.
 
-    def per_event(self, name: str, n_units: int, per_block: int = 32) -> EventUniforms:
-        """Uniforms indexed by (unit, k): the k-th event of that person or post."""
-        return EventUniforms(self, name, n_units, per_block)
+        ``extra`` units after the first ``width`` (people who arrive during a run) read a stream of their own,
+        ``<name>/arrivals``, so the first ``width`` units get the same numbers with or without them.
+        """
+        return DailyUniforms(self, name, width, block_days, transform, extra)
+
+    def per_event(self, name: str, n_units: int, per_block: int = 32, extra: int = 0) -> EventUniforms:
+        """Uniforms indexed by (unit, k): the k-th event of that person or post (``extra`` units as in ``daily``)."""
+        return EventUniforms(self, name, n_units, per_block, extra)
 
 
 class DailyUniforms:
@@ -50,11 +59,13 @@ class DailyUniforms:
         width: int,
         block_days: int,
         transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        extra: int = 0,
     ) -> None:
         self._streams = streams
         self._transform = transform
         self._name = name
-        self.width = int(width)
+        self.extra = int(extra)
+        self.width = int(width) + self.extra
         self.block_days = int(block_days)
         self._block_index = -1
         self._block = np.empty((0, self.width), dtype=np.float64)
@@ -68,7 +79,10 @@ class DailyUniforms:
         """Rows of days ``index * block_days`` onwards, one per day (read-only; the last block is full length too)."""
         if index != self._block_index:
             rng = self._streams.generator(f"{self._name}/block{index}")
-            block = rng.random((self.block_days, self.width))
+            block = rng.random((self.block_days, self.width - self.extra))
+            if self.extra:
+                more = self._streams.generator(f"{self._name}/arrivals/block{index}")
+                block = np.concatenate((block, more.random((self.block_days, self.extra))), axis=1)
             self._block = block if self._transform is None else self._transform(block)
             self._block.flags.writeable = False
             self._block_index = index
@@ -78,10 +92,11 @@ class DailyUniforms:
 class EventUniforms:
     """Uniforms for the k-th event of each unit, so event outcomes pair across arms by person and count."""
 
-    def __init__(self, streams: Streams, name: str, n_units: int, per_block: int) -> None:
+    def __init__(self, streams: Streams, name: str, n_units: int, per_block: int, extra: int = 0) -> None:
         self._streams = streams
         self._name = name
-        self.n_units = int(n_units)
+        self.extra = int(extra)
+        self.n_units = int(n_units) + self.extra
         self.per_block = int(per_block)
         self._blocks: dict[int, np.ndarray] = {}
 
@@ -89,7 +104,10 @@ class EventUniforms:
         block = self._blocks.get(index)
         if block is None:
             rng = self._streams.generator(f"{self._name}/block{index}")
-            block = rng.random((self.n_units, self.per_block))
+            block = rng.random((self.n_units - self.extra, self.per_block))
+            if self.extra:
+                more = self._streams.generator(f"{self._name}/arrivals/block{index}")
+                block = np.concatenate((block, more.random((self.extra, self.per_block))), axis=0)
             self._blocks[index] = block
         return block
 

@@ -1,0 +1,138 @@
+"""People come and go: referrals, closures, moves and deaths, drawn up front and the same in every arm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.metrics import summarise
+from sim.model import S, StaffingModel
+from sim.population import AWAY, CLOSED, DIED, MOVED, NEVER_DAY
+from tests.conftest import make_config
+
+#: A caseload that turns over: referrals, closures by need, moves and deaths.
+CHURN = (
+    "population.referrals_per_year=0.3",
+    "population.closure_per_year.low=0.3",
+    "population.closure_per_year.moderate=0.2",
+    "population.closure_per_year.high=0.1",
+    "population.move_away_per_year=0.02",
+    "population.mortality_per_year.high=0.05",
+)
+SMALL = ("team.people=200", "horizon_years=3", "warmup_years=0.5", "seed=5")
+ARMS = ("duty", "named", "hybrid", "switch", "duty_calls")
+
+
+@pytest.fixture(scope="module")
+def churned() -> dict[str, StaffingModel]:
+    """Every built-in system run on the same turning-over caseload."""
+    cfg = make_config(*SMALL, *CHURN)
+    return {arm: StaffingModel(cfg, arm, 0).run() for arm in ARMS}
+
+
+def test_referrals_arrive_at_the_configured_rate() -> None:
+    cfg = make_config("team.people=2000", "horizon_years=20", "warmup_years=0", "population.referrals_per_year=0.25")
+    people = StaffingModel(cfg, "duty", 0).people
+    days = cfg.horizon_days
+    expected = 0.25 * 2000 * (days - 1) / 365  # day 0 is the starting caseload
+    arrived = people.n - people.n_start
+    assert abs(arrived - expected) < 4 * np.sqrt(expected)  # Poisson: within four standard deviations
+    assert (people.arrive_day[people.n_start :] >= 1).all()
+
+
+def test_exits_follow_their_hazards_and_causes_their_shares() -> None:
+    overrides = ("team.people=20000", "horizon_years=1", "warmup_years=0", "population.move_away_per_year=0.1")
+    cfg = make_config(*overrides, *(f"population.closure_per_year.{need}=0.4" for need in ("low", "moderate", "high")))
+    people = StaffingModel(cfg, "duty", 0).people
+    years = (people.exit_day - people.arrive_day) / 365
+    assert years.mean() == pytest.approx(1 / 0.5, rel=0.03)  # exponential with the total hazard 0.4 + 0.1
+    assert np.mean(people.exit_cause == CLOSED) == pytest.approx(0.8, abs=0.015)
+    assert np.mean(people.exit_cause == MOVED) == pytest.approx(0.2, abs=0.015)
+    assert not (people.exit_cause == DIED).any()
+
+
+def test_deaths_come_by_need_level() -> None:
+    cfg = make_config(
+        "team.people=20000", "horizon_years=1", "warmup_years=0", "population.mortality_per_year.high=0.2"
+    )
+    people = StaffingModel(cfg, "duty", 0).people
+    high = people.need == 2
+    assert (people.exit_day[~high] == NEVER_DAY).all()
+    assert ((people.exit_day[high] - people.arrive_day[high]) / 365).mean() == pytest.approx(5.0, rel=0.05)
+    assert (people.exit_cause[high] == DIED).all()
+
+
+def test_a_static_caseload_has_no_extra_rows_and_nobody_leaves() -> None:
+    model = StaffingModel(make_config(*SMALL), "named", 0).run()
+    assert model.people.n == model.people.n_start == 200
+    assert (model.people.exit_day == NEVER_DAY).all()
+    assert (model.daily[:, S["people"]] == 200).all()
+    assert summarise(model)["person_years"] == pytest.approx(200 * 3)
+
+
+def test_people_are_conserved_every_day(churned: dict[str, StaffingModel]) -> None:
+    for arm, model in churned.items():
+        people = model.people
+        present = model.daily[:, S["people"]]
+        days = np.arange(model.day)
+        expected = ((people.arrive_day[None, :] <= days[:, None]) & (days[:, None] < people.exit_day[None, :])).sum(1)
+        assert (present == expected).all(), arm
+        assert present[0] == people.n_start - model.daily[0, S["exits"]]
+        flows = model.daily[1:, S["referrals"]] - model.daily[1:, S["exits"]]
+        assert (np.diff(present) == flows).all(), arm  # present at the start + arrivals = present at the end + exits
+
+
+def test_every_arm_sees_the_same_referrals_and_exits(churned: dict[str, StaffingModel]) -> None:
+    first = churned["duty"]
+    for arm, model in churned.items():
+        assert (model.people.arrive_day == first.people.arrive_day).all(), arm
+        assert (model.people.exit_day == first.people.exit_day).all(), arm
+        assert (model.people.need == first.people.need).all(), arm
+        for series in ("people", "referrals", "exits"):
+            assert (model.daily[:, S[series]] == first.daily[:, S[series]]).all(), (arm, series)
+
+
+def test_nobody_is_served_admitted_or_allocated_outside_their_time_on_the_caseload(
+    churned: dict[str, StaffingModel],
+) -> None:
+    for arm, model in churned.items():
+        people = model.people
+        log = model.contact_log()
+        who, day = log["person"].to_numpy(), log["day"].to_numpy()
+        assert ((day >= people.arrive_day[who]) & (day < people.exit_day[who])).all(), arm
+        admitted = people.admitted_day >= 0  # the last admission of each person ever admitted
+        assert (people.admitted_day[admitted] >= people.arrive_day[admitted]).all(), arm
+        assert (people.admitted_day[admitted] < people.exit_day[admitted]).all(), arm
+        for t, persons in enumerate(model.life_events):
+            assert ((people.arrive_day[persons] <= t) & (t < people.exit_day[persons])).all(), arm
+        gone = people.exit_day < model.day
+        assert gone.any()
+        assert (people.named_worker[gone] < 0).all(), arm
+        assert (people.setting[gone] == AWAY).all(), arm
+        held = np.bincount(people.named_worker[people.named_worker >= 0], minlength=model.staff.n)
+        assert (held == model.staff.caseload[: model.staff.n]).all(), arm  # caseloads equal the people held
+
+
+def test_referrals_are_seen_and_rates_are_per_person_year_present(churned: dict[str, StaffingModel]) -> None:
+    for arm, model in churned.items():
+        row = summarise(model)
+        assert row["referrals_per_year"] > 0
+        assert row["exits_per_year"] > 0
+        assert 0 < row["caseload_turnover_per_year"] < 1
+        assert row["referral_to_first_contact_days_mean"] < 30, arm
+        present_years = model.daily[model.cfg.warmup_days :, S["people"]].sum() / 365
+        assert row["person_years"] == pytest.approx(present_years)
+
+
+@pytest.mark.slow
+def test_more_caseload_churn_never_raises_the_named_arms_continuity() -> None:
+    levels = (0.0, 0.3, 0.8)
+    upc = []
+    for level in levels:
+        churn = (
+            f"population.referrals_per_year={level}",
+            *(f"population.closure_per_year.{need}={level}" for need in ("low", "moderate", "high")),
+        )
+        cfg = make_config("team.people=300", "horizon_years=3", "warmup_years=1", *churn)
+        upc.append(np.mean([summarise(StaffingModel(cfg, "named", rep).run())["upc"] for rep in range(3)]))
+    assert upc[0] >= upc[1] >= upc[2], upc
