@@ -81,6 +81,35 @@ class Population(Section):
     closure_per_year: ByNeed = Field(description="Hazard of the work coming to a conclusion, by need (per year).")
     move_away_per_year: NonNegFloat = Field(le=50, description="Hazard of moving out of the area (per year).")
     mortality_per_year: ByNeed = Field(description="Hazard of death, by need (per year).")
+    caseload_turnover_per_year: NonNegFloat | None = Field(
+        le=50,
+        description="If set: people leave at this rate at every need level (closure makes up what moving and death "
+        "do not) and referrals match it, a steady caseload that turns over this share a year (per year).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _steady_turnover(cls, data: Any) -> Any:
+        """Expand ``caseload_turnover_per_year`` into closure hazards and a matching referral rate."""
+        if not isinstance(data, dict) or data.get("caseload_turnover_per_year") is None:
+            return data
+        rate = data["caseload_turnover_per_year"]
+        if isinstance(rate, bool) or not isinstance(rate, int | float):
+            return data  # the field's own check names it
+        data = dict(data)
+        death, move = data.get("mortality_per_year") or {}, data.get("move_away_per_year") or 0.0
+        closure = {}
+        for need in ("low", "moderate", "high"):
+            rest = rate - move - (death.get(need, 0.0) if isinstance(death, dict) else 0.0)
+            if rest < 0:
+                raise ValueError(
+                    f"caseload_turnover_per_year = {rate:g} is below the {need}-need exit rate from moving and death "
+                    f"alone ({rate - rest:g}); allowed: at least that"
+                )
+            closure[need] = rest
+        data["closure_per_year"] = closure
+        data["referrals_per_year"] = rate
+        return data
 
 
 class Workforce(Section):

@@ -88,6 +88,11 @@ VALUES = [
     (["costs.price_year=2024"], "costs.price_year = 2024: allowed: text"),
     (["horizon_years=0.0013"], "horizon_years = 0.0013"),
     (["uncertainty.draws=-1"], "uncertainty.draws = -1"),
+    (["population.referrals_per_year=-0.1"], "population.referrals_per_year = -0.1"),
+    (
+        ["population.caseload_turnover_per_year=0.01", "population.mortality_per_year.high=0.05"],
+        "below the high-need exit rate from moving and death alone",
+    ),
     (
         ["uncertainty.inputs.crisis.p_admission.dist=triangle"],
         "uncertainty.inputs.crisis.p_admission.dist = 'triangle'",

@@ -136,3 +136,17 @@ def test_more_caseload_churn_never_raises_the_named_arms_continuity() -> None:
         cfg = make_config("team.people=300", "horizon_years=3", "warmup_years=1", *churn)
         upc.append(np.mean([summarise(StaffingModel(cfg, "named", rep).run())["upc"] for rep in range(3)]))
     assert upc[0] >= upc[1] >= upc[2], upc
+
+
+def test_a_steady_caseload_turnover_sets_matching_exits_and_referrals() -> None:
+    cfg = make_config(
+        "team.people=2000", "horizon_years=4", "warmup_years=0", "population.caseload_turnover_per_year=0.5"
+    )
+    assert cfg.population.referrals_per_year == 0.5
+    assert cfg.population.closure_per_year.as_tuple() == (0.5, 0.5, 0.5)
+    model = StaffingModel(cfg, "duty", 0).run()
+    row = summarise(model)
+    assert row["caseload_turnover_per_year"] == pytest.approx(0.5, rel=0.08)
+    assert row["referrals_per_year"] == pytest.approx(0.5 * 2000, rel=0.08)
+    present = model.daily[:, S["people"]]
+    assert abs(present[-1] - 2000) < 0.1 * 2000  # steady: as many referred as leave
