@@ -63,8 +63,10 @@ from sim.population import CHECKIN, CRISIS, NO_ONE, REACTIVE, REVIEW
     PEOPLE,
     REFERRALS,
     EXITS,
-) = range(42)
-N_SERIES = 42
+    REFERRALS_ALLOCATED,
+    REFERRAL_ALLOCATION_WAIT_DAYS,
+) = range(44)
+N_SERIES = 44
 
 NEVER = np.iinfo(np.int64).max  # a day that never comes
 

@@ -149,7 +149,8 @@ def caseload_flows(
     """People coming and going in the measured period: referrals and exits a year, and caseload turnover.
 
     Caseload turnover is exits a year over the mean caseload; the mean length of involvement is over the people
-    who left in the period (arrival to exit); the wait is from referral to first contact of those referred in it.
+    who left in the period (arrival to exit); the waits are from referral to first contact of those referred in
+    it, and from referral to a named worker of those allocated one in it (none where nobody is).
     """
     people, start, end = model.people, model.cfg.warmup_days, model.day
     left = (people.exit_day >= start) & (people.exit_day < end)
@@ -168,6 +169,9 @@ def caseload_flows(
             float((people.exit_day[left] - people.arrive_day[left]).mean()) / 365 if left.any() else np.nan
         ),
         "referral_to_first_contact_days_mean": waits,
+        "referral_to_allocation_days_mean": _ratio(
+            total["referral_allocation_wait_days"], total["referrals_allocated"]
+        ),
     }
 
 

@@ -149,6 +149,8 @@ SERIES = (
     "people",
     "referrals",
     "exits",
+    "referrals_allocated",
+    "referral_allocation_wait_days",
 )
 S = {name: i for i, name in enumerate(SERIES)}
 assert len(SERIES) == N_SERIES

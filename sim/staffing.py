@@ -26,6 +26,8 @@ from numba import njit
 
 from sim.contacts import (
     NEVER,
+    REFERRAL_ALLOCATION_WAIT_DAYS,
+    REFERRALS_ALLOCATED,
     Books,
     Draws,
     PeopleArrays,
@@ -221,6 +223,10 @@ def allocate(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, 
     for i in range(chosen.size):
         P.named_worker[chosen[i]] = workers[i]
         W.caseload[workers[i]] += 1
+        # A referral's first named worker (a referral arrives after day 0, and only allocation sets named_fam_day).
+        if P.arrive_day[chosen[i]] > 0 and P.named_fam_day[chosen[i]] == 0:
+            B.daily[t, REFERRALS_ALLOCATED] += 1
+            B.daily[t, REFERRAL_ALLOCATION_WAIT_DAYS] += t - P.arrive_day[chosen[i]]
     level = familiarity_lookup(P, chosen, workers, t, C.familiarity_fade_days)[0]
     for i in range(chosen.size):
         P.named_fam_level[chosen[i]] = level[i]

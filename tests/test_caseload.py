@@ -150,3 +150,17 @@ def test_a_steady_caseload_turnover_sets_matching_exits_and_referrals() -> None:
     assert row["referrals_per_year"] == pytest.approx(0.5 * 2000, rel=0.08)
     present = model.daily[:, S["people"]]
     assert abs(present[-1] - 2000) < 0.1 * 2000  # steady: as many referred as leave
+
+
+def test_referrals_wait_for_a_named_worker_only_where_named_workers_serve_them(
+    churned: dict[str, StaffingModel],
+) -> None:
+    waits = {arm: summarise(model)["referral_to_allocation_days_mean"] for arm, model in churned.items()}
+    assert np.isnan(waits["duty"])  # nobody on duty is given a named worker
+    assert np.isnan(waits["duty_calls"])
+    for arm in ("named", "hybrid"):
+        assert 0 <= waits[arm] < 60, (arm, waits[arm])
+    assert waits["switch"] > waits["named"]  # referred before the switch-over, allocated only when moved
+    named = churned["named"]
+    allocated = named.daily[:, S["referrals_allocated"]].sum()
+    assert 0 < allocated <= named.daily[:, S["referrals"]].sum()
