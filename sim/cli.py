@@ -199,23 +199,13 @@ def _run(cfg: DictConfig) -> None:
         print(f"Sensitivity chunk {config.sensitivity.chunk} of {config.sensitivity.chunks} in {out_dir}")
         mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating}, **record)
         return
-    draws = config.uncertainty.draws > 0 and len(config.arms) > 1
-    if draws and config.uncertainty.chunks > 1:
-        from sim.uncertainty import run_uncertainty, write_tables
-
-        results, table = run_uncertainty(config, jobs=pool_size(config))
-        written = save_results(results, out_dir) + write_tables(table, config, out_dir)
-        now = time.perf_counter()
-        print(f"Uncertainty chunk {config.uncertainty.chunk} of {config.uncertainty.chunks} in {out_dir}")
-        mark_done(out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating}, **record)
-        return
     if config.teams is not None:
         results, written = run_teams(config, out_dir, jobs=pool_size(config))
         simulated = time.perf_counter()
     else:
-        table = None
-        if draws:  # the fixed-input run and every draw, in one pool
-            from sim.uncertainty import run_uncertainty
+        table = analysis = None
+        if config.uncertainty.draws:  # the fixed-input runs and the draws, in one pool (validation: 2+ arms)
+            from sim.uncertainty import analyse, run_uncertainty, write_tables
 
             results, table = run_uncertainty(config, jobs=pool_size(config))
         else:
@@ -223,15 +213,21 @@ def _run(cfg: DictConfig) -> None:
         simulated = time.perf_counter()
         written = save_results(results, out_dir)
         if table is not None:
-            from sim.uncertainty import write_tables
-
-            written += write_tables(table, config, out_dir)
+            analysis = analyse(table, config)
+            written += write_tables(analysis, out_dir)
+            if config.uncertainty.chunks > 1:  # a chunk of a sweep: the sweep's end writes the report of them all
+                now = time.perf_counter()
+                print(f"Uncertainty chunk {config.uncertainty.chunk} of {config.uncertainty.chunks} in {out_dir}")
+                mark_done(
+                    out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating}, **record
+                )
+                return
         if config.figures:
             from sim.plots import save_figures  # matplotlib loads only when figures are drawn
 
             written += save_figures(results, out_dir, cfg=config)
         if results.comparison is not None:
-            written += write_business_case(results, config, out_dir, page=config.figures, draws=table)
+            written += write_business_case(results, config, out_dir, page=config.figures, uncertainty=analysis)
     print(console_table(results))
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()

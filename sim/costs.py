@@ -311,13 +311,13 @@ def arm_case(
         "savings_by_line_gbp": lines,
         "transition": transition(timeseries, cfg, arm, baseline),
     }
-    return _json_safe(headline), per_replicate, by_year
+    return json_safe(headline), per_replicate, by_year
 
 
-def _json_safe(value: object) -> object:
+def json_safe(value: object) -> object:
     """NaN and infinities become None, so the JSON is valid and a missing number reads as null."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value

@@ -18,7 +18,6 @@ SETTINGS = ("community", "inpatient", "residential", "away")
 
 # Why a person left the caseload (``People.exit_cause``).
 STAYING, CLOSED, MOVED, DIED = 0, 1, 2, 3
-EXIT_CAUSES = ("staying", "closed", "moved", "died")
 #: A day that never comes (no exit).
 NEVER_DAY = np.iinfo(np.int64).max
 

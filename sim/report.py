@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from sim.costs import COST_LINES, TRANSITION_WINDOW_MONTHS, _json_safe, business_case
+from sim.costs import COST_LINES, TRANSITION_WINDOW_MONTHS, business_case, json_safe
 from sim.params import Config, ConfigError
 from sim.runner import Results, write_atomic
 from sim.staffing import SYSTEMS
-from sim.uncertainty import acceptability, summaries, value_of_information
+from sim.uncertainty import Analysis, analyse, summaries
 
 #: The pilot's published figures, shown beside a pilot-like run (sources.md §1; method unpublished).
 PILOT_ROI_PER_GBP = 5.14
@@ -75,7 +75,7 @@ def write_business_case(
     out_dir: Path,
     page: bool = True,
     pilot: bool | None = None,
-    draws: pd.DataFrame | None = None,
+    uncertainty: Analysis | None = None,
 ) -> list[Path]:
     """Write business_case.json, business_case.csv and, if ``page``, report.html into ``out_dir``.
 
@@ -88,26 +88,25 @@ def write_business_case(
         out_dir: the run folder.
         page: also draw the HTML report (its figures take a second or two per arm).
         pilot: set the pilot's published return beside the model's (default: when the team is pilot-sized).
-        draws: the per-draw table of an uncertainty analysis (``sim.uncertainty``), if one ran: each arm's
-            headline gains the answer under input uncertainty (``sim.uncertainty.arm_summary``) and the page
-            leads with it.
+        uncertainty: the uncertainty analysis (``sim.uncertainty.analyse``), if one ran: each arm's headline
+            gains the answer under input uncertainty (``sim.uncertainty.arm_summary``) and the page leads with it.
 
     Returns:
         The files written.
     """
     out_dir = Path(out_dir)
     case, per_replicate, by_year = business_case(results.runs, results.timeseries, cfg)
-    if draws is not None and not draws.empty:
-        for arm, extra in summaries(draws, cfg).items():
+    if uncertainty is not None and not uncertainty.table.empty:
+        for arm, extra in summaries(uncertainty.table, cfg).items():
             if arm in case["arms"]:
-                case["arms"][arm].update(_json_safe(extra))
+                case["arms"][arm].update(json_safe(extra))
     if pilot is None:
         pilot = cfg.team.people <= 100
     written = [out_dir / "business_case.json", out_dir / "business_case.csv"]
     write_atomic(written[0], lambda p: p.write_text(json.dumps(case, indent=2) + "\n"))
     write_atomic(written[1], lambda p: per_replicate.to_csv(p, index=False))
     if page:
-        text = render(case, per_replicate, by_year, results, cfg, pilot, draws)
+        text = render(case, per_replicate, by_year, results, cfg, pilot, uncertainty)
         written.append(out_dir / "report.html")
         write_atomic(written[-1], lambda p: p.write_text(text, encoding="utf-8"))
     return written
@@ -487,11 +486,10 @@ def _uncertainty_figures(
     return figures
 
 
-def _uncertainty_section(cases: dict[str, dict], arms: list[str], draws: pd.DataFrame, cfg: Config) -> str:
+def _uncertainty_section(cases: dict[str, dict], arms: list[str], analysis: Analysis, cfg: Config) -> str:
     """The answer under input uncertainty, first on the page: chance of saving, plane, curve, tornado, EVPPI."""
     u = cfg.uncertainty
-    curves = acceptability(draws, u.max_willingness_to_pay_gbp)
-    information = value_of_information(draws, cfg)
+    draws, curves, information = analysis.table, analysis.curve, analysis.information
     answers, parts = [], []
     for arm in arms:
         headline = cases[arm]
@@ -610,7 +608,7 @@ def render(
     results: Results,
     cfg: Config,
     pilot: bool,
-    draws: pd.DataFrame | None = None,
+    uncertainty: Analysis | None = None,
 ) -> str:
     """The report as one HTML page with its figures embedded.
 
@@ -621,16 +619,18 @@ def render(
         results: the run's tables (for the outcome tables).
         cfg: the run's config.
         pilot: set the pilot's published figures beside the model's.
-        draws: the per-draw table of an uncertainty analysis, if one ran (the page then leads with it).
+        uncertainty: the uncertainty analysis, if one ran (the page then leads with it).
     """
     baseline = case["baseline"]
     cases: dict[str, dict] = case["arms"]
     arms = [arm for arm in cfg.arms if arm in cases] + [arm for arm in cases if arm not in cfg.arms]
-    uncertain = draws is not None and not draws.empty
+    uncertain = uncertainty is not None and not uncertainty.table.empty
     if arms:
         answers = "\n".join(_answer(cases[arm]) for arm in arms) + _shares_of_best(cases, arms)
         if uncertain:
-            answers = _uncertainty_section(cases, arms, draws, cfg) + "<h2>At the configured inputs</h2>" + answers
+            answers = (
+                _uncertainty_section(cases, arms, uncertainty, cfg) + "<h2>At the configured inputs</h2>" + answers
+            )
         pairs = max(cases[arm]["n_pairs"] for arm in arms)
         sections = "\n".join(
             _arm_section(
@@ -780,7 +780,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"nwsim-report: {exc}", file=sys.stderr)
         sys.exit(1)
     try:
-        written = write_business_case(results, cfg, args.run_dir, pilot=args.pilot or None, draws=draws)
+        analysis = analyse(draws, cfg) if draws is not None else None
+        written = write_business_case(results, cfg, args.run_dir, pilot=args.pilot or None, uncertainty=analysis)
         record_files(args.run_dir, written)  # the rebuilt files are the run's own again
     except (OSError, AggregationError) as exc:
         print(f"nwsim-report: cannot write the business case in {args.run_dir}: {exc}", file=sys.stderr)

@@ -29,6 +29,20 @@ class Streams:
         seq = np.random.SeedSequence([self.seed, self.replicate, stream_key(name)])
         return np.random.default_rng(seq)
 
+    def block(self, name: str, index: int, length: int, units: int, extra: int, unit_axis: int) -> np.ndarray:
+        """Block ``index`` of stream ``name``: ``length`` uniforms per unit, units along ``unit_axis``.
+
+        The ``extra`` units after the first ``units`` (people who arrive during a run) read a stream of their
+        own, ``<name>/arrivals``, so the first ``units`` get the same numbers with or without them.
+        """
+        shape = (length, units) if unit_axis == 1 else (units, length)
+        block = self.generator(f"{name}/block{index}").random(shape)
+        if not extra:
+            return block
+        more_shape = (length, extra) if unit_axis == 1 else (extra, length)
+        more = self.generator(f"{name}/arrivals/block{index}").random(more_shape)
+        return np.concatenate((block, more), axis=unit_axis)
+
     def daily(
         self,
         name: str,
@@ -39,13 +53,12 @@ class Streams:
     ) -> DailyUniforms:
         """Uniforms indexed by (day, unit), drawn a block of days at a time, optionally transformed once per block.
 
-        ``extra`` units after the first ``width`` (people who arrive during a run) read a stream of their own,
-        ``<name>/arrivals``, so the first ``width`` units get the same numbers with or without them.
+        ``extra`` units after the first ``width`` (people who arrive in a run) read streams of their own (``block``).
         """
         return DailyUniforms(self, name, width, block_days, transform, extra)
 
     def per_event(self, name: str, n_units: int, per_block: int = 32, extra: int = 0) -> EventUniforms:
-        """Uniforms indexed by (unit, k): the k-th event of that person or post (``extra`` units as in ``daily``)."""
+        """Uniforms indexed by (unit, k): the k-th event of that person or post (``extra`` units as in ``block``)."""
         return EventUniforms(self, name, n_units, per_block, extra)
 
 
@@ -78,11 +91,7 @@ class DailyUniforms:
     def block(self, index: int) -> np.ndarray:
         """Rows of days ``index * block_days`` onwards, one per day (read-only; the last block is full length too)."""
         if index != self._block_index:
-            rng = self._streams.generator(f"{self._name}/block{index}")
-            block = rng.random((self.block_days, self.width - self.extra))
-            if self.extra:
-                more = self._streams.generator(f"{self._name}/arrivals/block{index}")
-                block = np.concatenate((block, more.random((self.block_days, self.extra))), axis=1)
+            block = self._streams.block(self._name, index, self.block_days, self.width - self.extra, self.extra, 1)
             self._block = block if self._transform is None else self._transform(block)
             self._block.flags.writeable = False
             self._block_index = index
@@ -103,11 +112,7 @@ class EventUniforms:
     def _block(self, index: int) -> np.ndarray:
         block = self._blocks.get(index)
         if block is None:
-            rng = self._streams.generator(f"{self._name}/block{index}")
-            block = rng.random((self.n_units - self.extra, self.per_block))
-            if self.extra:
-                more = self._streams.generator(f"{self._name}/arrivals/block{index}")
-                block = np.concatenate((block, more.random((self.extra, self.per_block))), axis=0)
+            block = self._streams.block(self._name, index, self.per_block, self.n_units - self.extra, self.extra, 0)
             self._blocks[index] = block
         return block
 

@@ -214,12 +214,13 @@ def write_uncertainty(sweep_dir: Path) -> list[Path]:
     """
     from sim.report import write_business_case
     from sim.runner import save_results
+    from sim.uncertainty import analyse, write_tables
     from sim.uncertainty import collect as collect_draws
-    from sim.uncertainty import write_tables
 
     results, table, cfg = collect_draws(sweep_dir)
-    written = save_results(results, sweep_dir) + write_tables(table, cfg, sweep_dir)
-    return written + write_business_case(results, cfg, sweep_dir, draws=table)
+    analysis = analyse(table, cfg)
+    written = save_results(results, sweep_dir) + write_tables(analysis, sweep_dir)
+    return written + write_business_case(results, cfg, sweep_dir, uncertainty=analysis)
 
 
 class AggregateOnEnd(Callback):

@@ -17,6 +17,7 @@ library computes regression-based EVPPI (R has ``voi`` and ``BCEA``); this modul
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -313,16 +314,30 @@ def summaries(table: pd.DataFrame, cfg: Config) -> dict[str, dict[str, object]]:
 # Files -----------------------------------------------------------------------------------------
 
 
-def write_tables(table: pd.DataFrame, cfg: Config, out_dir: Path) -> list[Path]:
+@dataclass(frozen=True)
+class Analysis:
+    """An uncertainty analysis worked out once, for its files and its page: the draws, the curve, the information."""
+
+    table: pd.DataFrame  # one row per draw and compared arm (``draw_rows``)
+    curve: pd.DataFrame  # the acceptability curve of each arm (``acceptability``)
+    information: pd.DataFrame  # EVPPI and the tornado per arm and input (``value_of_information``)
+
+
+def analyse(table: pd.DataFrame, cfg: Config) -> Analysis:
+    """The acceptability curve and the value of information of a per-draw table (the spline fits run once)."""
+    return Analysis(
+        table, acceptability(table, cfg.uncertainty.max_willingness_to_pay_gbp), value_of_information(table, cfg)
+    )
+
+
+def write_tables(analysis: Analysis, out_dir: Path) -> list[Path]:
     """Write ``uncertainty.csv``/``.parquet`` (one row per draw and arm), ``acceptability.csv`` and ``evppi.csv``."""
     out_dir = Path(out_dir)
-    curve = acceptability(table, cfg.uncertainty.max_willingness_to_pay_gbp)
-    information = value_of_information(table, cfg)
     targets = {
-        f"{TABLE}.csv": lambda p: table.to_csv(p, index=False),
-        f"{TABLE}.parquet": lambda p: table.to_parquet(p, index=False),
-        ACCEPTABILITY: lambda p: curve.to_csv(p, index=False),
-        EVPPI: lambda p: information.to_csv(p, index=False),
+        f"{TABLE}.csv": lambda p: analysis.table.to_csv(p, index=False),
+        f"{TABLE}.parquet": lambda p: analysis.table.to_parquet(p, index=False),
+        ACCEPTABILITY: lambda p: analysis.curve.to_csv(p, index=False),
+        EVPPI: lambda p: analysis.information.to_csv(p, index=False),
     }
     for name, write in targets.items():
         write_atomic(out_dir / name, write)

@@ -74,8 +74,7 @@ def test_people_are_conserved_every_day(churned: dict[str, StaffingModel]) -> No
     for arm, model in churned.items():
         people = model.people
         present = model.daily[:, S["people"]]
-        days = np.arange(model.day)
-        expected = ((people.arrive_day[None, :] <= days[:, None]) & (days[:, None] < people.exit_day[None, :])).sum(1)
+        expected = [people.present(day).sum() for day in range(model.day)]
         assert (present == expected).all(), arm
         assert present[0] == people.n_start - model.daily[0, S["exits"]]
         flows = model.daily[1:, S["referrals"]] - model.daily[1:, S["exits"]]
