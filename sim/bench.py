@@ -25,6 +25,7 @@ from sim.staffing import SYSTEMS
 #: The day's processes as docs/ODD.md lists them, each timed on its own by ``time_processes``.
 PROCESSES = (
     ("start of day", lambda P, W, C, B, D, Y, t: core.start_day(W, C, t)),
+    ("people come and go", lambda P, W, C, B, D, Y, t: core.caseload(P, W, C, B, t)),
     ("life", lambda P, W, C, B, D, Y, t: core.life(P, C, B, D, t)),
     ("demand", lambda P, W, C, B, D, Y, t: core.demand(P, C, D, t)),
     ("serve", lambda P, W, C, B, D, Y, t: (staffing.serve(P, W, C, B, D, Y, t), flush(P, C, B, t))),

@@ -187,6 +187,7 @@ class Settings(NamedTuple):
     call_per_day: np.ndarray  # by person
     call_risk_per_day: np.ndarray  # by person
     retention: np.ndarray  # by model day: the staffing system's cut in the permanent staff's leaving hazard
+    caseload_changes: np.ndarray  # by model day: whether anyone is referred or leaves that day
 
 
 class Draws(NamedTuple):
@@ -449,6 +450,7 @@ _SETTINGS_TYPE = _Struct(
         ("call_per_day", types.float64[::1]),
         ("call_risk_per_day", types.float64[::1]),
         ("retention", types.float64[::1]),
+        ("caseload_changes", types.boolean[::1]),
     ]
 )
 
@@ -504,6 +506,7 @@ def _settings_ref(a):
     s.call_per_day = a.call_per_day
     s.call_risk_per_day = a.call_risk_per_day
     s.retention = a.retention
+    s.caseload_changes = a.caseload_changes
     return s
 
 

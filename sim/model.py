@@ -182,13 +182,16 @@ def start_day(W: StaffArrays, C: Settings, t: int) -> None:
 
 
 @njit(cache=True)
-def caseload(P: PeopleArrays, W: StaffArrays, B: Books, t: int) -> None:
+def caseload(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, t: int) -> None:
     """People come and go: today's referrals join, today's leavers go (both drawn up front, the same in every arm).
 
     A referral is assessed on arrival (``next_review`` is the arrival day) and, where named workers serve them,
     waits in the pending tray. A leaver's open contact ends, their named worker's place is freed and any stay or
-    placement ends; their history stays in the logs.
+    placement ends; their history stays in the logs. On days when nobody comes or goes (every day of a static
+    caseload) nothing is looked at.
     """
+    if not C.caseload_changes[t]:
+        return
     referred = left = 0
     for p in range(P.risk.size):
         if P.arrive_day[p] == t and t > 0:
@@ -633,7 +636,7 @@ def run_days(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y
         if not has_room(P, W, B, D):
             return t
         start_day(W, C, t)
-        caseload(P, W, B, t)
+        caseload(P, W, C, B, t)
         life(P, C, B, D, t)
         demand(P, C, D, t)
         staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
@@ -746,7 +749,7 @@ class StaffingModel(mesa.Model):
             return
         P, W, C, B, D, Y = self._prepare(t)
         start_day(W, C, t)
-        caseload(P, W, B, t)
+        caseload(P, W, C, B, t)
         life(P, C, B, D, t)
         demand(P, C, D, t)
         staffing.serve(P, W, C, B, D, Y, t)  # allocation and service
@@ -938,6 +941,7 @@ class StaffingModel(mesa.Model):
             call_per_day=(call := np.array(c.reactive_per_year.as_tuple())[need] / DAYS_PER_YEAR),
             call_risk_per_day=call * c.reactive_risk_gain,
             retention=np.zeros(self.total_days),
+            caseload_changes=self.people.change_days(self.total_days),
         )
 
     def _new_books(self, cfg: Config) -> Books:

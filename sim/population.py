@@ -98,6 +98,13 @@ class People:
         """People on the caseload living outside hospital, who have contacts and crises."""
         return (self.setting != INPATIENT) & (self.setting != AWAY)
 
+    def change_days(self, total_days: int) -> np.ndarray:
+        """Whether anyone is referred or leaves on each day of a run of ``total_days`` days."""
+        changes = np.zeros(total_days, dtype=bool)
+        changes[self.arrive_day[self.arrive_day > 0]] = True
+        changes[self.exit_day[self.exit_day < total_days]] = True
+        return changes
+
     def present(self, day: int) -> np.ndarray:
         """Whether each person is on the caseload on ``day`` (referred on or before it, not yet left)."""
         return (self.arrive_day <= day) & (day < self.exit_day)
@@ -226,6 +233,13 @@ class Staff:
         """Rows of workers holding a post now."""
         held = self.holder[self.holder >= 0]
         return held
+
+    def change_days(self, total_days: int) -> np.ndarray:
+        """Whether anyone is referred or leaves on each day of a run of ``total_days`` days."""
+        changes = np.zeros(total_days, dtype=bool)
+        changes[self.arrive_day[self.arrive_day > 0]] = True
+        changes[self.exit_day[self.exit_day < total_days]] = True
+        return changes
 
     def present(self, day: int) -> np.ndarray:
         """Rows of workers in post and not absent on ``day``."""
