@@ -150,7 +150,8 @@ def caseload_flows(
 
     Caseload turnover is exits a year over the mean caseload; the mean length of involvement is over the people
     who left in the period (arrival to exit); the waits are from referral to first contact of those referred in
-    it, and from referral to a named worker of those allocated one in it (none where nobody is).
+    it, and from referral to a named worker of those allocated one in it (none where nobody is); the share
+    allocated is first allocations of referrals over referrals in the period (none where no one holds anyone).
     """
     people, start, end = model.people, model.cfg.warmup_days, model.day
     left = (people.exit_day >= start) & (people.exit_day < end)
@@ -171,6 +172,12 @@ def caseload_flows(
         "referral_to_first_contact_days_mean": waits,
         "referral_to_allocation_days_mean": _ratio(
             total["referral_allocation_wait_days"], total["referrals_allocated"]
+        ),
+        # The wait counts only those allocated: where the team is full, the share allocated says how many are not.
+        "referrals_allocated_share": (
+            _ratio(total["referrals_allocated"], total["referrals"])
+            if total["referrals_allocated"] or (people.named_worker >= 0).any()
+            else np.nan
         ),
     }
 

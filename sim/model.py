@@ -94,6 +94,7 @@ from sim.population import (
     SOCIAL_WORKER,
     People,
     Staff,
+    growth_posts,
     post_layout,
 )
 from sim.staffing import SYSTEMS, StaffingSystem
@@ -462,8 +463,10 @@ def workforce(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, 
     for i in range(rows.size):
         if leaving[i]:
             _leave(P, W, C, B, D, rows[i], t)
-    # Arrivals: agency cover and permanent recruits due today.
+    # Posts a growing caseload opens today fall vacant; then agency cover and permanent recruits due today arrive.
     for post in range(W.holder.size):
+        if W.post_open_day[post] == t and t > 0 and W.holder[post] < 0 and W.hire_day[post] == NO_ONE:
+            _vacancy(W, C, B, D, post, t, True)
         if W.agency_day[post] == t or W.hire_day[post] == t:
             _arrive(P, W, B, post, t)
 
@@ -475,7 +478,13 @@ def _leave(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, row
     agency = W.role[row] == AGENCY
     B.daily[t, AGENCY_LEAVERS if agency else LEAVERS] += 1
     _end_worker(P, W, B, row, t)
-    if not agency:
+    _vacancy(W, C, B, D, post, t, not agency)
+
+
+@njit(cache=True)
+def _vacancy(W: StaffArrays, C: Settings, B: Books, D: Draws, post: int, t: int, recruit: bool) -> None:
+    """A post falls vacant: recruitment begins (unless a recruit is already due), and maybe agency cover."""
+    if recruit:
         k = W.n_vacancies[post]
         W.n_vacancies[post] = k + 1
         _note_event(B, EV_VACANCIES, k + 1)
@@ -692,6 +701,8 @@ class StaffingModel(mesa.Model):
         roles, fte = post_layout(cfg, system.extra_fte(cfg))
         n_shared = len(post_layout(cfg)[0])
         open_day = np.where(np.arange(len(roles)) < n_shared, 0, system.extra_posts_open_day(cfg)).astype(np.int64)
+        grown = growth_posts(cfg)[1]  # the last shared posts: opened as the caseload grows, then recruited to
+        open_day[n_shared - grown.size : n_shared] = grown
         self.staff = Staff(roles, fte, open_day)
         # Per-post random streams are as wide as the largest post layout of any registered system, so every
         # arm reads the same numbers for the same post (common random numbers across arms).
@@ -730,8 +741,9 @@ class StaffingModel(mesa.Model):
         for post in range(self.staff.n_posts):
             if open_day[post] <= 0:
                 _start_worker(W, B, post, self.staff.post_role[post], 0)
-            else:  # a post a staffing system adds later: recruited to start on its day
+            elif post >= n_shared:  # a post a staffing system adds later: recruited to start on its day
                 self.staff.hire_day[post] = open_day[post]
+            # A post the growth opens stays empty until its day, when ``workforce`` starts recruiting.
         self._finish(0)  # the workers in post on day 0, as Mesa agents
         self._seed_inpatients()
         self.system: StaffingSystem = system(self)

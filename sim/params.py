@@ -53,6 +53,20 @@ class NeedMix(ByNeed):
         return self
 
 
+class Growth(Section):
+    """A caseload growing to a target over a period, and what the staff do about it (off: no target)."""
+
+    target_people: int | None = Field(
+        ge=1, le=2_000_000, description="Caseload the team grows to (count); null = no growth."
+    )
+    years: PosFloat = Field(le=100, description="Years the caseload takes to grow, at an even pace (years).")
+    start_year: NonNegFloat = Field(le=100, description="Years after the warm-up that growth begins (years).")
+    staff: Literal["follow", "fixed"] = Field(
+        description="follow: a social-worker post is funded whenever the planned caseload passes what the posts "
+        "cover at the caseload per worker, and filled after the recruitment lag; fixed: the team absorbs it."
+    )
+
+
 class Team(Section):
     """The community team and the people it supports."""
 
@@ -67,13 +81,30 @@ class Team(Section):
     communication_need_frac: Frac = Field(description="Share of people with a communication need.")
     fluctuating_capacity_frac: Frac = Field(description="Share of people whose mental capacity fluctuates.")
     initial_risk_max: Frac = Field(description="Initial risk is uniform on [0, this].")
+    growth: Growth = Field(
+        # A team file written before growth existed has none: no target (the other values as conf/team/default.yaml).
+        default_factory=lambda: Growth(target_people=None, years=3.0, start_year=0.0, staff="follow"),
+        description="Growth of the caseload to a target, and the rule for staff.",
+    )
+
+    @model_validator(mode="after")
+    def _grows(self) -> Team:
+        target = self.growth.target_people
+        if target is not None and target < self.people:
+            raise ValueError(
+                f"growth.target_people = {target} is below people = {self.people}; allowed: at least people "
+                "(a caseload that shrinks is modelled with exits, see population)"
+            )
+        return self
 
 
 class Population(Section):
     """People coming and going: referrals, and exits by closure, moving away and death (all 0: a static caseload)."""
 
     referrals_per_year: NonNegFloat = Field(
-        le=50, description="New people referred per year, as a share of the starting caseload (per year)."
+        le=50,
+        description="New people referred per year, as a share of the planned caseload (the starting one unless "
+        "team.growth sets a target) (per year).",
     )
     referral_need_mix: NeedMix = Field(description="Share of referrals with low, moderate and high need.")
     referral_communication_need_frac: Frac = Field(description="Share of referrals with a communication need.")

@@ -48,10 +48,10 @@ class People:
         # Referrals over the whole run, drawn up front from their own streams (the same in every arm), so a
         # row is ready for every person who will arrive and no array moves.
         pop = cfg.population
-        per_day = pop.referrals_per_year * start / 365
+        per_day = referrals_per_day(cfg, total_days)
         counts = np.zeros(total_days, dtype=np.int64)
-        if per_day:
-            counts = streams.generator("population/referral_days").poisson(per_day, size=total_days)
+        if per_day.any():
+            counts = streams.generator("population/referral_days").poisson(per_day)
             counts[0] = 0  # day 0's caseload is the starting one
         arrive = np.repeat(np.arange(total_days, dtype=np.int64), counts)
         m = arrive.size
@@ -110,6 +110,46 @@ class People:
         return (self.arrive_day <= day) & (day < self.exit_day)
 
 
+def planned_caseload(cfg: Config, total_days: int) -> np.ndarray:
+    """The caseload a team plans for on each day (people): the starting one, rising evenly to ``team.growth``'s target.
+
+    Without a growth target it is the starting caseload throughout.
+    """
+    start, growth = cfg.team.people, cfg.team.growth
+    planned = np.full(total_days, float(start))
+    if growth.target_people is None:
+        return planned
+    first = cfg.warmup_days + round(growth.start_year * 365)
+    share = np.clip((np.arange(total_days) - first) / (growth.years * 365), 0.0, 1.0)
+    return planned + (growth.target_people - start) * share
+
+
+def referrals_per_day(cfg: Config, total_days: int) -> np.ndarray:
+    """Expected referrals on each day: the referral rate on the planned caseload, plus the growth in it."""
+    planned = planned_caseload(cfg, total_days)
+    growth = np.diff(planned, prepend=planned[:1])  # the rise in the plan on each day (0 without growth)
+    return planned * cfg.population.referrals_per_year / 365 + growth
+
+
+def growth_posts(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """FTE and opening day of the social-worker posts a growing caseload adds (none unless ``staff: follow``).
+
+    A post is funded on the first day the planned caseload passes what the posts already open cover at
+    ``team.caseload_per_worker``; it then falls vacant and is filled after the recruitment lag like any vacancy.
+    A post the plan never reaches within the run is never opened.
+    """
+    growth = cfg.team.growth
+    if growth.target_people is None or growth.staff != "follow":
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    per_worker = cfg.team.caseload_per_worker
+    base = cfg.team.people / per_worker
+    fte = np.array(_split_fte(growth.target_people / per_worker - base))
+    covered = (base + np.cumsum(fte) - fte) * per_worker  # people the posts cover before each one opens
+    total_days = cfg.warmup_days + cfg.horizon_days
+    day = np.searchsorted(planned_caseload(cfg, total_days), covered + 1e-9, side="right")
+    return fte, np.where(day < total_days, day, NEVER_DAY).astype(np.int64)
+
+
 def _exits(
     cfg: Config, streams: Streams, need: np.ndarray, arrive: np.ndarray, start: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -144,14 +184,18 @@ def _exits(
 def post_layout(cfg: Config, extra_fte: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Roles and FTE of every post: the shared posts, then a staffing system's extra social-worker FTE.
 
-    Posts shared by every system come first (social workers, then advanced practitioners) and extra
-    posts last, so post ``i`` reads the same random numbers under any system.
+    Posts shared by every system come first (social workers, advanced practitioners, then the posts a
+    growing caseload adds: ``growth_posts``) and extra posts last, so post ``i`` reads the same random
+    numbers under any system.
     """
     sw_fte = cfg.team.people / cfg.team.caseload_per_worker
     fte = _split_fte(sw_fte)
     roles = [SOCIAL_WORKER] * len(fte)
     fte += [1.0] * cfg.team.advanced_practitioners
     roles += [ADVANCED_PRACTITIONER] * cfg.team.advanced_practitioners
+    grown = growth_posts(cfg)[0].tolist()
+    fte += grown
+    roles += [SOCIAL_WORKER] * len(grown)
     extra = _split_fte(extra_fte)
     fte += extra
     roles += [SOCIAL_WORKER] * len(extra)
@@ -233,13 +277,6 @@ class Staff:
         """Rows of workers holding a post now."""
         held = self.holder[self.holder >= 0]
         return held
-
-    def change_days(self, total_days: int) -> np.ndarray:
-        """Whether anyone is referred or leaves on each day of a run of ``total_days`` days."""
-        changes = np.zeros(total_days, dtype=bool)
-        changes[self.arrive_day[self.arrive_day > 0]] = True
-        changes[self.exit_day[self.exit_day < total_days]] = True
-        return changes
 
     def present(self, day: int) -> np.ndarray:
         """Rows of workers in post and not absent on ``day``."""

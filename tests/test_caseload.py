@@ -7,7 +7,7 @@ import pytest
 
 from sim.metrics import summarise
 from sim.model import S, StaffingModel
-from sim.population import AWAY, CLOSED, DIED, MOVED, NEVER_DAY
+from sim.population import AWAY, CLOSED, DIED, MOVED, NEVER_DAY, growth_posts
 from tests.conftest import make_config
 
 #: A caseload that turns over: referrals, closures by need, moves and deaths.
@@ -163,3 +163,54 @@ def test_referrals_wait_for_a_named_worker_only_where_named_workers_serve_them(
     named = churned["named"]
     allocated = named.daily[:, S["referrals_allocated"]].sum()
     assert 0 < allocated <= named.daily[:, S["referrals"]].sum()
+    shares = {arm: summarise(model)["referrals_allocated_share"] for arm, model in churned.items()}
+    assert np.isnan(shares["duty"])
+    assert np.isnan(shares["duty_calls"])
+    assert 0.8 < shares["named"] <= 1.05  # nearly every referral gets a named worker (one allocated after the end: > 1)
+
+
+#: A small team growing from 200 to 400 people over two measured years.
+GROWTH = ("team.growth.target_people=400", "team.growth.years=2", "team.growth.start_year=0.5")
+
+
+def test_a_growing_caseload_reaches_its_target_on_plan() -> None:
+    cfg = make_config(*SMALL, *GROWTH)
+    model = StaffingModel(cfg, "duty", 0).run()
+    people = model.daily[:, S["people"]]
+    growth_start = cfg.warmup_days + round(0.5 * 365)
+    assert (people[:growth_start] == 200).all()  # nobody is referred before growth begins, nobody leaves
+    assert people[-1] == pytest.approx(400, abs=4 * np.sqrt(200))  # Poisson arrivals: within four sd
+    halfway = growth_start + 365
+    assert people[halfway] == pytest.approx(300, abs=4 * np.sqrt(100))
+
+
+def test_posts_follow_a_growing_caseload_after_the_recruitment_lag() -> None:
+    cfg = make_config(*SMALL, *GROWTH, "workforce.turnover_per_year=0", "workforce.agency_cover_frac=0")
+    fte, open_day = growth_posts(cfg)
+    assert fte.sum() == pytest.approx((400 - 200) / cfg.team.caseload_per_worker)
+    assert (np.diff(open_day) > 0).all()
+    assert open_day[0] == cfg.warmup_days + round(0.5 * 365) + 1
+    model = StaffingModel(cfg, "named", 0).run()
+    staff = model.staff
+    grown = np.arange(staff.n_posts - fte.size - 1, staff.n_posts - 1)  # the named arm's extra post is last
+    assert np.allclose(staff.post_fte[grown], fte)
+    # Nobody leaves and no agency cover: a grown post's holder is its recruit, who starts after the post opens.
+    holder = staff.holder[grown]
+    started = np.where(holder >= 0, staff.start_day[holder], NEVER_DAY)
+    assert (started > open_day).all()
+    assert (holder[open_day < model.day - 3 * cfg.workforce.recruitment_lag_days] >= 0).all()
+    assert (holder[open_day >= model.day] < 0).all()
+    fixed = StaffingModel(make_config(*SMALL, *GROWTH, "team.growth.staff=fixed"), "named", 0)
+    assert fixed.staff.n_posts == staff.n_posts - fte.size
+
+
+def test_growth_is_the_same_in_every_arm_and_off_changes_nothing() -> None:
+    cfg = make_config(*SMALL, *GROWTH)
+    runs = {arm: StaffingModel(cfg, arm, 0) for arm in ("duty", "named")}
+    assert (runs["duty"].people.arrive_day == runs["named"].people.arrive_day).all()
+    static = StaffingModel(make_config(*SMALL), "named", 0).run()
+    for rule in ("follow", "fixed"):  # a target equal to the caseload is no growth: every number as before
+        cfg = make_config(*SMALL, "team.growth.target_people=200", f"team.growth.staff={rule}")
+        same = StaffingModel(cfg, "named", 0)
+        assert same.staff.n_posts == static.staff.n_posts
+        assert (same.run().daily == static.daily).all(), rule
