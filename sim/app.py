@@ -153,6 +153,7 @@ CONTROLS = (
     Control("named.caseload_cap", "Named: cap on people held", "people per FTE", 10, 50, 1),
     Control("named.extra_fte", "Named: extra social workers", "FTE", 0.0, 5.0, 0.5),
     Control("workforce.turnover_per_year", "Staff turnover", "per year", 0.0, 0.6, 0.01),
+    Control("population.caseload_turnover_per_year", "Caseload turnover", "per year", 0.0, 2.0, 0.05),
     Control("workforce.stress_turnover_gain", "Overload drives staff out", "per unit of overload", 0.0, 5.0, 0.1),
     Control("effects.retell_extra_frac", "Effect: retelling the story", "more contact time", 0.0, 1.0, 0.05, True),
     Control(
@@ -183,8 +184,14 @@ def control_defaults() -> dict[str, Any]:
     """Every control's starting value: the config's (``conf/``), the default systems and replicate 0."""
     cfg = config()
     values: dict[str, Any] = {"baseline": DEFAULT_SYSTEMS[0], "arm": DEFAULT_SYSTEMS[1], "replicate": 0}
-    values.update({control.name: _get(cfg, control.key) for control in CONTROLS})
+    values.update({control.name: control_value(cfg, control) for control in CONTROLS})
     return values
+
+
+def control_value(cfg: Config, control: Control) -> int | float:
+    """A control's value in ``cfg``; an unset caseload turnover (the static caseload of the defaults) shows as 0."""
+    value = _get(cfg, control.key)
+    return 0.0 if value is None else value
 
 
 def system_choices() -> list[dict[str, str]]:
@@ -215,6 +222,8 @@ class PairedModel(mesa.Model):
         caseload_cap: named.caseload_cap.
         extra_fte: named.extra_fte.
         turnover_per_year: workforce.turnover_per_year.
+        caseload_turnover_per_year: population.caseload_turnover_per_year (0 or None: the config's own
+            referrals and exits, none by default).
         stress_turnover_gain: workforce.stress_turnover_gain.
         retell_extra_frac: effects.retell_extra_frac.
         familiarity_quality_gain: effects.familiarity_quality_gain.
@@ -234,6 +243,7 @@ class PairedModel(mesa.Model):
         caseload_cap: int | None = None,
         extra_fte: float | None = None,
         turnover_per_year: float | None = None,
+        caseload_turnover_per_year: float | None = None,
         stress_turnover_gain: float | None = None,
         retell_extra_frac: float | None = None,
         familiarity_quality_gain: float | None = None,
@@ -248,6 +258,7 @@ class PairedModel(mesa.Model):
             "caseload_cap": caseload_cap,
             "extra_fte": extra_fte,
             "turnover_per_year": turnover_per_year,
+            "caseload_turnover_per_year": caseload_turnover_per_year or None,  # 0: the config's own flows
             "stress_turnover_gain": stress_turnover_gain,
             "retell_extra_frac": retell_extra_frac,
             "familiarity_quality_gain": familiarity_quality_gain,
@@ -266,7 +277,7 @@ class PairedModel(mesa.Model):
         )
         #: The controls this model was built with (the sidebar's values at Reset).
         self.settings = {"baseline": self.baseline, "arm": self.arm, "replicate": self.replicate}
-        self.settings.update({control.name: _get(cfg, control.key) for control in CONTROLS})
+        self.settings.update({control.name: control_value(cfg, control) for control in CONTROLS})
         #: Per team, week by week: day, mean UPC and mean distinct workers per person over the past year.
         self.continuity_history: tuple[list[tuple[int, float, float]], ...] = ([], [])
         #: Per team: per-person continuity over the past year's contacts (``sim.metrics.continuity``), as of today.
@@ -455,12 +466,15 @@ def differences_html(pair: PairedModel) -> str:
 def summary_line(model: StaffingModel) -> str:
     """One team's run so far in one sentence."""
     daily = model.daily[: model.day]
-    person_years = max(model.day, 1) / DAYS_PER_YEAR * model.people.n
+    people = int(daily[-1, S["people"]]) if model.day else model.people.n_start
+    person_years = max(daily[:, S["people"]].sum(), people) / DAYS_PER_YEAR
     admissions = daily[:, S["admissions"]].sum()
     pending = model.system.pending()
     holding = f", {pending} waiting for a named worker" if pending or anyone_holds(model) else ""
+    referred, left = int(daily[:, S["referrals"]].sum()), int(daily[:, S["exits"]].sum())
+    flows = f" ({referred} referred, {left} left so far)" if referred or left else ""
     return (
-        f"{model.arm}: {model.people.n} people, {len(model.worker_agents)} workers in post, "
+        f"{model.arm}: {people} people{flows}, {len(model.worker_agents)} workers in post, "
         f"week {model.day // DAYS_PER_STEP} (day {model.day}): {int(admissions)} admissions "
         f"({100 * admissions / person_years:.2f} per 100 person-years), {int(daily[:, S['crises']].sum())} crises, "
         f"{int(daily[:, S['leavers']].sum())} leavers, {int(daily[:, S['contacts']].sum())} contacts{holding}."
@@ -773,6 +787,44 @@ class WorkersDrawing(Drawing):
         ax.set_xlim(edges[0], max(edges[-1], 1.0))
 
 
+class CaseloadDrawing(Drawing):
+    """People on the caseload, and referrals and exits over the past four weeks, in both teams."""
+
+    def __init__(self, pair: PairedModel) -> None:
+        super().__init__((7.2, 5.0))
+        axes = self._three_panels(pair)
+        self.lines = [
+            tuple(axes[i].plot([], [], color=colour, ls=style, lw=1.2 * wide)[0] for i in range(3))
+            for _, colour, style, wide in _styles(pair)
+        ]
+        self.title = axes[0].set_title("", fontsize=10, y=1.0)
+        axes[0].set_ylabel("people on\nthe caseload")
+        axes[1].set_ylabel(f"referrals\n({WINDOW_DAYS} days)")
+        axes[2].set_ylabel(f"exits\n({WINDOW_DAYS} days)")
+        axes[2].set_xlabel("week")
+
+    def key(self, pair: PairedModel) -> str:
+        """The systems' colours, and why their lines lie on top of each other."""
+        return _systems_key(pair) + (
+            "<br>Both teams see the same referrals, closures, moves and deaths (common random numbers); "
+            "set a caseload turnover in the sidebar to let people come and go."
+        )
+
+    def update(self, pair: PairedModel) -> Figure:
+        """Set every artist to ``pair`` as it is now and return the figure."""
+        weeks = np.arange(pair.day) / DAYS_PER_STEP
+        for team, (people, referrals, exits) in zip(pair.teams, self.lines, strict=True):
+            daily = team.daily[: team.day]
+            people.set_data(weeks, daily[:, S["people"]])
+            referrals.set_data(weeks, rolling_sum(daily[:, S["referrals"]]))
+            exits.set_data(weeks, rolling_sum(daily[:, S["exits"]]))
+        self.title.set_text(_headline(pair, "People come and go"))
+        self.axes[0].set_xlim(0, max(pair.day / DAYS_PER_STEP, 1.0))
+        for i, ax in enumerate(self.axes):
+            _fit_y(ax, [lines[i] for lines in self.lines])
+        return self.fig
+
+
 def _add(ax: Any, patch: StepPatch) -> StepPatch:
     """Add a patch without widening the data limits (the drawings set their limits themselves)."""
     ax.add_artist(patch)
@@ -784,6 +836,7 @@ DRAWINGS: dict[str, type[Drawing]] = {
     "nwsim-outcomes": OutcomesDrawing,
     "nwsim-workload": WorkloadDrawing,
     "nwsim-workers": WorkersDrawing,
+    "nwsim-caseload": CaseloadDrawing,
 }
 
 
@@ -800,6 +853,11 @@ def workload_figure(pair: PairedModel) -> Figure:
 def workers_figure(pair: PairedModel) -> Figure:
     """Who holds which people in each team, side by side, as the page draws it now (a new figure)."""
     return WorkersDrawing(pair).update(pair)
+
+
+def caseload_figure(pair: PairedModel) -> Figure:
+    """People on the caseload, referrals and exits of both teams, as the page draws them now (a new figure)."""
+    return CaseloadDrawing(pair).update(pair)
 
 
 # The page ------------------------------------------------------------------------------------
@@ -855,6 +913,8 @@ def Views(pair: PairedModel) -> None:
             Plot("nwsim-outcomes", pair, pair.day)
             Plot("nwsim-workload", pair, pair.day)
         Plot("nwsim-workers", pair, pair.day)
+        with solara.GridFixed(columns=2):
+            Plot("nwsim-caseload", pair, pair.day)
 
 
 def _value_line(label: str, shown: str) -> None:

@@ -33,6 +33,7 @@ from sim.app import (
     SidebarContent,
     Views,
     anyone_holds,
+    caseload_figure,
     describe,
     differences_html,
     held_by_need,
@@ -59,6 +60,10 @@ def test_every_slider_shows_its_value_and_unit_and_the_parameter_description() -
     for control in CONTROLS:
         section, field = control.key.split(".")
         value = getattr(getattr(cfg, section), field)
+        if value is None:  # unset caseload turnover: the defaults' static caseload, shown as 0
+            assert control.key == "population.caseload_turnover_per_year"
+            assert cfg.population.referrals_per_year == 0
+            value = 0.0
         assert control.name in params, control.name
         assert DEFAULTS[control.name] == value, control.name  # the sliders start at conf/'s values
         assert control.low <= value <= control.high, control.name
@@ -307,3 +312,29 @@ def test_unpacking_keeps_to_the_cache(tmp_path: Path) -> None:
         app_assets.fetch("evil@1.0.0", tmp_path / "cdn", npm=str(script))
     assert not (tmp_path / "escape.txt").exists()
     assert os.listdir(tmp_path / "cdn") == []
+
+
+def test_the_page_shows_people_coming_and_going() -> None:
+    """With a caseload turnover set, both teams show the same referrals and exits; the static default shows none."""
+    pair = PairedModel(people=150, caseload_turnover_per_year=2.0)
+    assert pair.cfg.population.referrals_per_year == 2.0
+    assert pair.settings["caseload_turnover_per_year"] == 2.0
+    for _ in range(8):
+        pair.step()
+    duty, _named = pair.teams
+    referred = int(duty.daily[: duty.day, S["referrals"]].sum())
+    left = int(duty.daily[: duty.day, S["exits"]].sum())
+    assert referred > 0
+    assert left > 0
+    for team in pair.teams:
+        assert f"{150 - left + referred} people ({referred} referred, {left} left so far)" in summary_line(team)
+    figure = caseload_figure(pair)
+    people = [line.get_ydata() for line in figure.axes[0].get_lines()]
+    assert len(people) == 2
+    assert (people[0] == people[1]).all()
+    assert people[0][-1] == 150 - left + referred
+    static = PairedModel(people=150)
+    assert static.settings["caseload_turnover_per_year"] == 0.0
+    assert static.cfg.population.referrals_per_year == 0
+    static.step()
+    assert "referred" not in summary_line(static.teams[0])
