@@ -291,6 +291,7 @@ def render_markdown(table: pd.DataFrame, note: str, pilot_case: dict | None = No
                 f"| {params} | {row.source} |"
             )
         out.append("")
+    out += NOT_VALIDATED
     misses = table[~table["agrees"]]
     out += ["## Where the model disagrees", ""]
     if misses.empty:
@@ -326,6 +327,20 @@ def _pilot_arithmetic(case: dict) -> str:
         "repay in two years."
     )
 
+
+#: Outputs with no published figure to set them against, and why (docs/ODD.md 7.1a).
+NOT_VALIDATED = [
+    "## Not validated: caseload flows",
+    "",
+    "`runs.csv` reports caseload turnover a year (exits over the mean caseload), the mean length of",
+    "involvement of those who left, and the waits from referral to a first contact and to a named worker.",
+    "None is in the table above: `sources.md` holds no published caseload turnover, length of involvement or",
+    'referral rate for a council learning-disability team (its teams describe themselves only as "relatively',
+    "static\", §1), nor for the older people's and mental-health presets, whose flows are assumptions",
+    "(docs/parameters.md). The default team is static, so its turnover is 0 by construction and it has no",
+    "leavers whose involvement could be measured.",
+    "",
+]
 
 #: What a disagreement on each figure means and where it comes from (shown only for figures that disagree).
 EXPLANATIONS = {

@@ -42,6 +42,9 @@ def test_the_validation_table_builds_from_small_runs(small_runs: tuple[pd.DataFr
     page = render_markdown(table, "note")
     for title in ("## Inputs", "## Calibration targets", "## Validation targets", "## Where the model disagrees"):
         assert title in page
+    # Caseload flows have no published figure: the page says so, and no target pretends otherwise.
+    assert "## Not validated: caseload flows" in page
+    assert not {"caseload_turnover_per_year", "mean_involvement_years"} & {t.metric for t in TARGETS}
     for target in TARGETS:
         assert target.label in page
     assert len(validation_table(baseline, None)) == sum(t.scenario == "baseline" for t in TARGETS)
