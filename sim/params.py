@@ -11,7 +11,16 @@ import typing
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Frac = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
@@ -87,15 +96,16 @@ class Team(Section):
         description="Growth of the caseload to a target, and the rule for staff.",
     )
 
-    @model_validator(mode="after")
-    def _grows(self) -> Team:
-        target = self.growth.target_people
-        if target is not None and target < self.people:
+    @field_validator("growth")
+    @classmethod
+    def _grows(cls, growth: Growth, info: ValidationInfo) -> Growth:
+        people, target = info.data.get("people"), growth.target_people
+        if people is not None and target is not None and target < people:
             raise ValueError(
-                f"growth.target_people = {target} is below people = {self.people}; allowed: at least people "
-                "(a caseload that shrinks is modelled with exits, see population)"
+                f"target_people {target} is below team.people ({people}); allowed: at least team.people "
+                "(a caseload that shrinks is modelled with exits: population)"
             )
-        return self
+        return growth
 
 
 class Population(Section):

@@ -37,6 +37,8 @@ NWSIM = [
     (["horizon_years=0.001"], 2, "horizon_years = 0.001: the measured horizon is 0.36 days"),
     (["team.caseload_per_worker=1e-300"], 2, "team.caseload_per_worker = 1e-300"),
     (["team.people=true"], 2, "team.people = True: allowed: a whole number, not true/false"),
+    (["team.growth.target_people=500"], 2, "target_people 500 is below team.people (750); allowed: at least"),
+    (["team.growth.staff=hire"], 2, "team.growth.staff = 'hire': allowed: 'follow' or 'fixed'"),
     (["team.people=${oops}"], 2, "team.people: Interpolation key 'oops' not found"),
     (["--config-dir", "{tmp}/conf", "team=broken"], 2, "broken.yaml"),
     (["-m", "crisis.p_admission=interval(0,2)"], 2, "crisis.p_admission=interval(0,2)"),
