@@ -98,7 +98,7 @@ from sim.population import (
     post_layout,
 )
 from sim.staffing import SYSTEMS, StaffingSystem
-from sim.streams import Streams, exponential_hazard
+from sim.streams import Streams
 
 DAYS_PER_YEAR = 365
 #: Census thresholds of NHS Digital's Assuring Transformation statistics: inpatients in hospital over 2 and
@@ -714,9 +714,6 @@ class StaffingModel(mesa.Model):
         self._u_event = s.daily("life/event", start, extra=more)
         self._u_call = s.daily("demand/call", start, extra=more)
         self._u_crisis = s.daily("crisis/onset", start, extra=more)
-        # The same draws as unit-exponential thresholds (compiled code computes a threshold only where it matters).
-        self._x_call = s.daily("demand/call", start, transform=exponential_hazard, extra=more)
-        self._x_crisis = s.daily("crisis/onset", start, transform=exponential_hazard, extra=more)
         self._u_absence = s.daily("workforce/absence", n_stream_posts)
         self._u_leave = s.daily("workforce/leave", n_stream_posts)
         self._rota = s.daily("staffing/rota", 1)

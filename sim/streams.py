@@ -7,7 +7,6 @@ in the order events happen, so they consume identical numbers for the same peopl
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 
 import numpy as np
 
@@ -48,14 +47,13 @@ class Streams:
         name: str,
         width: int,
         block_days: int = 365,
-        transform: Callable[[np.ndarray], np.ndarray] | None = None,
         extra: int = 0,
     ) -> DailyUniforms:
-        """Uniforms indexed by (day, unit), drawn a block of days at a time, optionally transformed once per block.
+        """Uniforms indexed by (day, unit), drawn a block of days at a time.
 
         ``extra`` units after the first ``width`` (people who arrive in a run) read streams of their own (``block``).
         """
-        return DailyUniforms(self, name, width, block_days, transform, extra)
+        return DailyUniforms(self, name, width, block_days, extra)
 
     def per_event(self, name: str, n_units: int, per_block: int = 32, extra: int = 0) -> EventUniforms:
         """Uniforms indexed by (unit, k): the k-th event of that person or post (``extra`` units as in ``block``)."""
@@ -71,11 +69,9 @@ class DailyUniforms:
         name: str,
         width: int,
         block_days: int,
-        transform: Callable[[np.ndarray], np.ndarray] | None = None,
         extra: int = 0,
     ) -> None:
         self._streams = streams
-        self._transform = transform
         self._name = name
         self.extra = int(extra)
         self.width = int(width) + self.extra
@@ -84,15 +80,15 @@ class DailyUniforms:
         self._block = np.empty((0, self.width), dtype=np.float64)
 
     def row(self, day: int) -> np.ndarray:
-        """Uniforms on [0, 1) (or their transform) for every unit on ``day`` (a read-only view)."""
+        """Uniforms on [0, 1) for every unit on ``day`` (a read-only view)."""
         block_index, offset = divmod(day, self.block_days)
         return self.block(block_index)[offset]
 
     def block(self, index: int) -> np.ndarray:
         """Rows of days ``index * block_days`` onwards, one per day (read-only; the last block is full length too)."""
         if index != self._block_index:
-            block = self._streams.block(self._name, index, self.block_days, self.width - self.extra, self.extra, 1)
-            self._block = block if self._transform is None else self._transform(block)
+            units = self.width - self.extra
+            self._block = self._streams.block(self._name, index, self.block_days, units, self.extra, 1)
             self._block.flags.writeable = False
             self._block_index = index
         return self._block
@@ -132,11 +128,3 @@ class EventUniforms:
             sel = blocks == index
             out[sel] = self._block(int(index))[units[sel], cols[sel]]
         return out
-
-
-def exponential_hazard(u: np.ndarray) -> np.ndarray:
-    """Turn uniforms into unit-exponential thresholds: an event with daily hazard ``h`` happens when ``h >= x``.
-
-    Comparing a hazard with ``-log(1 - u)`` is the same draw as ``u < 1 - exp(-h)``, with no exp per day.
-    """
-    return -np.log1p(-u)

@@ -40,8 +40,8 @@ def test_both_arms_see_the_same_life_events_and_crisis_draws() -> None:
     for day_duty, day_named in zip(duty.life_events, named.life_events, strict=True):
         assert np.array_equal(day_duty, day_named)
     for day in (0, 100, 400, duty.total_days - 1):
-        assert np.array_equal(duty._x_crisis.row(day), named._x_crisis.row(day))
-        assert np.array_equal(duty._x_call.row(day), named._x_call.row(day))
+        assert np.array_equal(duty._u_crisis.row(day), named._u_crisis.row(day))
+        assert np.array_equal(duty._u_call.row(day), named._u_call.row(day))
     assert np.array_equal(duty.people.need, named.people.need)
     assert np.array_equal(duty.people.communication, named.people.communication)
 
