@@ -272,9 +272,12 @@ def check_in(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, 
     due = due_checkins(P, t)
     if due.size == 0:
         return
+    # A check-in must fit whole in its worker's hours and takes at least the base check-in time, so a worker
+    # with less left than that serves none: their people are not offered (offer would turn every one down).
+    least = C.base_hours[CHECKIN] - 1e-9
     ok = np.zeros(due.size, dtype=np.bool_)
     for i in range(due.size):
-        ok[i] = own_worker_here(P, W, due[i], t)
+        ok[i] = own_worker_here(P, W, due[i], t) and W.hours_left[P.named_worker[due[i]]] >= least
     due = due[ok]
     if due.size:
         offer(P, W, C, B, due, P.named_worker[due], t, CHECKIN, False)
