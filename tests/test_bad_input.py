@@ -60,6 +60,9 @@ NWSIM = [
 #: every config section, and the wrong types. Each would end ``nwsim`` with exit code 2 before anything is written.
 VALUES = [
     (["seed=-1"], "seed = -1"),
+    (["team.people=-5"], "team.people = -5: allowed: a number greater than or equal to 1"),
+    (["arms=[duty,duty]"], "each arm may appear once"),
+    (["workforce.turnover_per_year=lots"], "workforce.turnover_per_year = 'lots': allowed: a number, not text"),
     (["replicates=0"], "replicates = 0"),
     (["jobs=0"], "jobs = 0"),
     (["warmup_years=-1"], "warmup_years = -1"),
