@@ -116,7 +116,8 @@ def test_a_job_is_done_only_for_the_same_config_and_all_its_files(small_config: 
 @pytest.mark.slow
 def test_a_killed_sweep_finishes_only_what_is_missing(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ["-m", "workforce.turnover_per_year=0.05,0.15,0.35", *TINY, "horizon_years=1", f"hydra.sweep.dir={sweep}"]
+    args = ["-m", "workforce.turnover_per_year=0.05,0.15,0.35", *TINY, "horizon_years=1", "figures=false"]
+    args.append(f"hydra.sweep.dir={sweep}")
     process = subprocess.Popen(
         nwsim_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -151,7 +152,7 @@ def test_a_killed_sweep_finishes_only_what_is_missing(tmp_path: Path) -> None:
     ids=["joblib", "submitit_local", "ray"],
 )
 def test_every_launcher_writes_into_the_sweep_folder(tmp_path: Path, launcher: list[str]) -> None:
-    args = ["-m", *launcher, "workforce.turnover_per_year=0.05,0.35", *TINY[:-1]]
+    args = ["-m", *launcher, "workforce.turnover_per_year=0.05,0.35", *TINY[:-1], "figures=false"]
     # As users run it: under `uv run`, from another folder (Ray would otherwise move its workers' folder).
     uv = shutil.which("uv")
     command = [uv, "run", "--frozen", "--project", str(ROOT), "nwsim", *args] if uv else nwsim_command(*args)
