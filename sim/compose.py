@@ -36,6 +36,8 @@ from sim.staffing import SYSTEMS
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 #: Keys of the composed config that belong to Hydra's composition, not to the model.
 NON_MODEL_KEYS = ("hydra", "experiment")
+#: Config groups (folders of conf/): ``group=name`` picks a file, so it is no key of the model's config.
+CONFIG_GROUPS = frozenset(path.name for path in CONF_DIR.iterdir() if path.is_dir())
 #: Folder the command was started in. Output folders in conf/config.yaml hang from it, so results land
 #: in the same place whatever working directory a launcher gives its workers (Ray, SLURM).
 LAUNCH_DIR_VARIABLE = "NWSIM_LAUNCH_DIR"
@@ -644,8 +646,8 @@ def unknown_override_keys(args: list[str]) -> list[str]:
             continue
         key, value = arg.split("=", 1)
         key = key.lstrip("+~")
-        if key.startswith("hydra") or "/" in key or key in NON_MODEL_KEYS:
-            continue
+        if key.startswith("hydra") or "/" in key or key in NON_MODEL_KEYS or key in CONFIG_GROUPS:
+            continue  # a group choice (team=..., service=...) is Hydra's to check: it names a file
         parts = tuple(key.split("."))
         if in_free_form(parts[:-1]):
             continue  # keys inside a mapping (a cost line's payer, a sensitivity factor) are checked by validation

@@ -49,6 +49,7 @@ NWSIM = [
     # Command-line mistakes.
     (["seed=1,2"], 2, "several values need a sweep (add -m)"),
     (["team=nosuch"], 2, "Could not find 'team/nosuch'"),
+    (["service=nosuch"], 2, "Could not find 'service/nosuch'"),
     (["team.people=[1"], 2, "cannot read the override team.people=[1"),
     (["team.peeple=5"], 2, "team.peeple = '5': unknown key"),
     (["--config-dir", "{tmp}/nowhere"], 2, "--config-dir"),
@@ -303,3 +304,9 @@ def test_a_sweep_too_large_to_compose_job_by_job_has_each_value_checked(
     assert plan is not None
     assert len(plan.jobs) == 6
     assert all(job.config is None for job in plan.jobs)  # listed by their overrides only
+
+
+def test_every_group_choice_of_the_readme_passes_the_check(folder: Path) -> None:
+    """``service=...`` and ``team=...`` pick files, not keys: the key check must let them through to Hydra."""
+    for args in (["service=older_people"], ["service=mental_health", "team=template"], ["team=older_people"]):
+        check([*args, *S])
