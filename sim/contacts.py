@@ -69,6 +69,8 @@ from sim.population import CHECKIN, CRISIS, NO_ONE, REACTIVE, REVIEW
 N_SERIES = 44
 
 NEVER = np.iinfo(np.int64).max  # a day that never comes
+#: Hours by which a contact that must fit whole may exceed a worker's hours left (rounding of the sums).
+FIT_TOLERANCE_HOURS = 1e-9
 
 # Slots of ``Books.counts`` (integers the compiled code keeps between days).
 N_LOG, N_STAYS, N_LIFE, N_SERVED, N_ASSESS, STAFF_N, STAFF_CHANGED = range(7)
@@ -848,7 +850,7 @@ def offer(
             group_start = before
         before -= group_start
         left = W.hours_left[w]
-        ok = before < left if overrun else before + hours[i] <= left + 1e-9
+        ok = before < left if overrun else before + hours[i] <= left + FIT_TOLERANCE_HOURS
         served[i] = ok
         fits_any = fits_any or ok
     if not fits_any:

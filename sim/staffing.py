@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from sim.contacts import (
+    FIT_TOLERANCE_HOURS,
     NEVER,
     REFERRAL_ALLOCATION_WAIT_DAYS,
     REFERRALS_ALLOCATED,
@@ -274,7 +275,7 @@ def check_in(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, 
         return
     # A check-in must fit whole in its worker's hours and takes at least the base check-in time, so a worker
     # with less left than that serves none: their people are not offered (offer would turn every one down).
-    least = C.base_hours[CHECKIN] - 1e-9
+    least = C.base_hours[CHECKIN] - FIT_TOLERANCE_HOURS
     ok = np.zeros(due.size, dtype=np.bool_)
     for i in range(due.size):
         ok[i] = own_worker_here(P, W, due[i], t) and W.hours_left[P.named_worker[due[i]]] >= least
