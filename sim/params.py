@@ -140,7 +140,7 @@ class Population(Section):
         data = dict(data)
         death, move = data.get("mortality_per_year") or {}, data.get("move_away_per_year") or 0.0
         closure = {}
-        for need in ("low", "moderate", "high"):
+        for need in ByNeed.model_fields:
             rest = rate - move - (death.get(need, 0.0) if isinstance(death, dict) else 0.0)
             if rest < 0:
                 raise ValueError(
