@@ -14,7 +14,8 @@ import os
 import signal
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,26 @@ def _run(cfg: DictConfig) -> None:
     mark_done(out_dir, key, written, timings, **record)
 
 
+@contextmanager
+def _mode_known(plan: Plan | None) -> Iterator[None]:
+    """Hand Hydra the run mode the check has read, rather than have it compose the whole config again for it.
+
+    Hydra's ``get_mode`` composes the config (about a second) only to read ``hydra.mode``; ``check_command``
+    has just composed it with the same arguments, search path and run mode, and kept that value.
+    """
+    if plan is None:  # a command Hydra answers without running (--help, --cfg): it asks for no mode
+        yield
+        return
+    from hydra._internal.hydra import Hydra
+
+    original = Hydra.get_mode
+    Hydra.get_mode = lambda self, config_name, overrides: plan.hydra_mode  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Hydra.get_mode = original  # type: ignore[method-assign]
+
+
 def main() -> None:
     """Console script ``nwsim``: ``uv run nwsim [key=value ...]``, ``-m`` to sweep, ``experiment=NAME``."""
     global _PLAN
@@ -246,7 +267,8 @@ def main() -> None:
         except CommandError as exc:
             print(f"nwsim: {exc}", file=sys.stderr)
             sys.exit(exc.code)
-        _run()
+        with _mode_known(_PLAN):
+            _run()
     except KeyboardInterrupt as exc:
         how = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
         print(

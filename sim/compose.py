@@ -197,6 +197,8 @@ class Plan:
     multirun: bool
     folder: Path
     jobs: tuple[PlannedJob, ...]
+    #: ``hydra.mode`` as composed (None where no file sets it): what Hydra's own ``get_mode`` would read.
+    hydra_mode: RunMode | None = None
 
 
 def check_command(args: list[str]) -> Plan | None:
@@ -259,7 +261,7 @@ def check_command(args: list[str]) -> Plan | None:
             folder = Path(_resolved(master, "hydra.sweep.dir"))
             jobs = tuple(check_jobs(hydra.config_loader, master))
     _check_folders(folder, jobs, mode == RunMode.MULTIRUN)
-    return Plan(mode == RunMode.MULTIRUN, folder, jobs)
+    return Plan(mode == RunMode.MULTIRUN, folder, jobs, master.hydra.mode)
 
 
 def override_texts(cfg: DictConfig, kind: str = "task") -> list[str]:

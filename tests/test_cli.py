@@ -140,3 +140,41 @@ def test_every_bad_value_is_reported_in_one_go(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "outputs").exists()
     assert not (tmp_path / "multirun").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["team.people=100"], ["-m", "seed=1,2"], ["experiment=caseload_turnover"], ["--multirun", "hydra.mode=RUN"]],
+)
+def test_the_check_reads_the_run_mode_hydra_would_compose_for(args: list[str]) -> None:
+    # nwsim hands Hydra the mode its check read (``_mode_known``), so the two must agree on every command.
+    from hydra._internal.utils import get_args_parser
+
+    from sim.cli import check
+    from sim.compose import _hydra
+
+    plan = check(args)
+    assert plan is not None
+    with _hydra(None, None) as hydra:
+        overrides = list(get_args_parser().parse_args(args).overrides)
+        assert plan.hydra_mode == hydra.get_mode(config_name="config", overrides=overrides)
+
+
+def test_a_run_composes_its_config_once_for_the_check_and_once_for_hydra(tmp_path: Path) -> None:
+    counting = (
+        "import atexit, sys\n"
+        "from hydra._internal.hydra import Hydra\n"
+        "calls, compose = [], Hydra.compose_config\n"
+        "def counted(*args, **kwargs):\n"
+        "    calls.append(1)\n"
+        "    return compose(*args, **kwargs)\n"
+        "Hydra.compose_config = counted\n"
+        "atexit.register(lambda: print('composed', len(calls), file=sys.stderr))\n"
+        "from sim.cli import main; main()\n"
+    )
+    tiny = ["replicates=1", "horizon_years=0.1", "warmup_years=0", "team.people=20", "jobs=1", "figures=false"]
+    result = subprocess.run(
+        [sys.executable, "-c", counting, *tiny], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert "composed 2" in result.stderr, result.stderr[-2000:]
