@@ -174,7 +174,7 @@ def _run(cfg: DictConfig) -> None:
     # Imported here, so a bad config fails fast.
     from sim.jobs import JOB_FILE, job_problem, mark_done, unmark
     from sim.report import write_business_case
-    from sim.runner import console_table, run_experiment, run_teams, save_results
+    from sim.runner import alongside, console_table, run_experiment, run_teams, save_results
 
     started = time.perf_counter()
     config = _exit_on_bad_config(cfg)
@@ -223,12 +223,15 @@ def _run(cfg: DictConfig) -> None:
                     out_dir, key, written, {"seconds": now - started, "simulate_seconds": now - simulating}, **record
                 )
                 return
-        if config.figures:
-            from sim.plots import save_figures  # matplotlib loads only when figures are drawn
+        with ExitStack() as drawing:
+            if config.figures:  # drawn in a second process while the report is written (both a second or more)
+                from sim.plots import save_figures  # matplotlib loads only when figures are drawn
 
-            written += save_figures(results, out_dir, cfg=config)
-        if results.comparison is not None:
-            written += write_business_case(results, config, out_dir, page=config.figures, uncertainty=analysis)
+                figures = drawing.enter_context(alongside(pool_size(config), save_figures, results, out_dir, config))
+            case: list[Path] = []
+            if results.comparison is not None:
+                case = write_business_case(results, config, out_dir, page=config.figures, uncertainty=analysis)
+            written += (figures() if config.figures else []) + case
     print(console_table(results))
     print(f"\nResults in {out_dir}")
     now = time.perf_counter()

@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -156,6 +157,20 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         _stop_pool(pool)
         raise
     pool.shutdown(wait=True)
+
+
+@contextmanager
+def alongside(jobs: int, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Callable[[], Any]]:
+    """Run ``function(*args, **kwargs)`` in a second process while the body runs; yield a getter of its result.
+
+    With ``jobs`` below 2 (one process asked for) the getter runs it in this process when first called. Used
+    to draw the figures while the report is written: both are matplotlib work of a second or more.
+    """
+    if jobs < 2:
+        yield lambda: function(*args, **kwargs)
+        return
+    with _pool(1) as pool:
+        yield pool.submit(function, *args, **kwargs).result
 
 
 def _started() -> None:
