@@ -329,7 +329,10 @@ def _index(analysis: pd.DataFrame) -> str:
 
 
 def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.DataFrame:
-    """Per output, how well two analyses agree: Spearman correlation of the index, shared top factors."""
+    """Per output, how well two analyses agree: Spearman correlation of the index, shared top factors.
+
+    ``same_top_three`` says whether the two name the same three most influential factors, in any order.
+    """
     from scipy.stats import spearmanr
 
     key = _index(first)
@@ -347,6 +350,7 @@ def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.Da
                 "top": top,
                 "top_shared": len(top_a & top_b),
                 "same_first": a.sort_values("rank").index[0] == b.sort_values("rank").index[0],
+                "same_top_three": set(a.sort_values("rank").index[:3]) == set(b.sort_values("rank").index[:3]),
             }
         )
     return pd.DataFrame(rows)
@@ -391,7 +395,13 @@ def findings(morris: list[pd.DataFrame], sobol: list[pd.DataFrame], top: int = 3
     for output, label in OUTPUTS.items():
         leaders = agreed[agreed["output"] == output].head(top)["factor"]
         firsts = [a[a["output"] == output].sort_values("rank")["factor"].iloc[0] for a in morris]
-        text = f"- **{label}.** Morris: {', '.join(f'`{f}`' for f in leaders)} lead over both analyses; "
+        threes = [set(a[a["output"] == output].sort_values("rank")["factor"].head(3)) for a in morris]
+        text = f"- **{label}.** Morris: {', '.join(f'`{f}`' for f in leaders)} lead over both analyses"
+        text += (
+            " (each names the same top three); "
+            if all(t == threes[0] for t in threes)
+            else (" (their top threes differ); ")
+        )
         if len(set(firsts)) == 1:
             text += f"both put `{firsts[0]}` first."
         else:
@@ -414,7 +424,7 @@ def findings(morris: list[pd.DataFrame], sobol: list[pd.DataFrame], top: int = 3
 
 def render_markdown(
     morris: list[pd.DataFrame],
-    morris_single: list[pd.DataFrame],
+    morris_by_r: dict[int, list[pd.DataFrame]],
     sobol: list[pd.DataFrame],
     records: dict[str, dict],
     factors: dict[str, tuple[float, float]],
@@ -422,7 +432,10 @@ def render_markdown(
     top: int,
     chosen: list[str],
 ) -> str:
-    """docs/sensitivity.md: set-up, Morris ranks of two independent analyses and their agreement, then Sobol."""
+    """docs/sensitivity.md: set-up, Morris ranks of two independent analyses and their agreement, then Sobol.
+
+    ``morris_by_r`` holds the two analyses pooled over fewer sweeps (by trajectories r), to show how agreement grows.
+    """
     m_rec, s_rec = records["morris"], records.get("sobol")
     per_sweep = m_rec["trajectories"] // len(m_rec["seeds"])
     code = f"model code {m_rec['code']}"
@@ -451,8 +464,8 @@ def render_markdown(
         "and random numbers); a ranking is stable where the two agree. For Morris each analysis pools"
         f" {len(m_rec['seeds'])} sweeps of {per_sweep} trajectories (seeds "
         + " and ".join(_seeds(a) for a in morris)
-        + f"), r = {m_rec['trajectories']} trajectories each. One sweep (r = {per_sweep}) was not enough: the table",
-        "below shows how agreement grows with r.",
+        + f"), r = {m_rec['trajectories']} trajectories each; the stability table below shows how agreement grows",
+        "with r.",
         "",
         "| stage | design | points per analysis | analyses (seeds) |",
         "|---|---|---|---|",
@@ -469,22 +482,30 @@ def render_markdown(
     if "morris" in figures:
         out += [f"![Morris mu* per output, first analysis]({figures['morris']})", ""]
     pooled = rank_agreement(morris[0], morris[1], top).set_index("output")
-    single = rank_agreement(morris_single[0], morris_single[1], top).set_index("output")
+    by_r = {r: rank_agreement(a, b, top).set_index("output") for r, (a, b) in sorted(morris_by_r.items())}
+    by_r[m_rec["trajectories"]] = pooled
+    rs = sorted(by_r)
     out += [
-        f"**Stability.** Per output: Spearman rank correlation of mu* over all {len(factors)} factors between",
-        f"the two analyses with one sweep each (r = {per_sweep}) and pooled (r = {m_rec['trajectories']}), and",
-        f"for the pooled analyses how many of the top {top} factors are shared and whether the most",
-        "influential factor is the same.",
+        "**Stability.** Per output and number of trajectories r per analysis: the Spearman rank correlation of",
+        f"mu* over all {len(factors)} factors between the two analyses, and whether they name the same three",
+        f"most influential factors (in any order); for r = {m_rec['trajectories']}, how many of the top {top} they",
+        "share and whether the most influential factor is the same.",
         "",
-        f"| output | Spearman, r = {per_sweep} | Spearman, r = {m_rec['trajectories']} | top {top} shared "
-        "| same most influential |",
-        "|---|---|---|---|---|",
+        "| output | "
+        + " | ".join(f"Spearman, r = {r}" for r in rs)
+        + " | "
+        + " | ".join(f"same top 3, r = {r}" for r in rs)
+        + f" | top {top} shared | same most influential |",
+        "|---|" + "---|" * (2 * len(rs) + 2),
     ]
     for output, label in OUTPUTS.items():
-        p, o = pooled.loc[output], single.loc[output]
+        p = pooled.loc[output]
         out.append(
-            f"| {label} | {o.spearman:.2f} | {p.spearman:.2f} | {p.top_shared} of {top} "
-            f"| {'yes' if p.same_first else 'no'} |"
+            f"| {label} | "
+            + " | ".join(f"{by_r[r].loc[output].spearman:.2f}" for r in rs)
+            + " | "
+            + " | ".join("yes" if by_r[r].loc[output].same_top_three else "no" for r in rs)
+            + f" | {p.top_shared} of {top} | {'yes' if p.same_first else 'no'} |"
         )
     out += [
         "",
@@ -622,13 +643,16 @@ def main(argv: list[str] | None = None) -> None:
     step = len(args.seeds)
     try:
         records: dict[str, dict] = {}
-        morris, single = [], []
+        morris: list[pd.DataFrame] = []
+        fewer = [n for n in (1, 2, 4, 8, 16, 32) if n < args.pool]  # sweeps pooled, to show agreement grow with r
+        by_sweeps: dict[int, list[pd.DataFrame]] = {n: [] for n in fewer}
         for first in args.seeds:
             seeds = [first + step * j for j in range(args.pool)]
             collected = _sweeps(base, "morris", seeds, run)
             records["morris"], table = _analysis(collected)
             morris.append(table)
-            single.append(_analysis(collected[:1])[1])
+            for n in fewer:
+                by_sweeps[n].append(_analysis(collected[:n])[1])
         chosen = choose_sobol_factors(morris, args.per_output)
         sobol: list[pd.DataFrame] = []
         if not args.morris_only:
@@ -637,7 +661,9 @@ def main(argv: list[str] | None = None) -> None:
                 records["sobol"], table = _analysis(_sweeps(base, "sobol", [seed], sobol_run))
                 sobol.append(table)
         factors = _factors(base, args.seeds[0])
-        written = _write_docs(morris, single, sobol, records, factors, args.docs, args.top, chosen)
+        per_sweep = records["morris"]["trajectories"] // args.pool
+        by_r = {n * per_sweep: analyses for n, analyses in by_sweeps.items()}
+        written = _write_docs(morris, by_r, sobol, records, factors, args.docs, args.top, chosen)
     except AggregationError as exc:
         print(f"nwsim-sensitivity: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -659,7 +685,7 @@ def _factors(base: Path, seed: int) -> dict[str, tuple[float, float]]:
 
 def _write_docs(
     morris: list[pd.DataFrame],
-    single: list[pd.DataFrame],
+    morris_by_r: dict[int, list[pd.DataFrame]],
     sobol: list[pd.DataFrame],
     records: dict[str, dict],
     factors: dict[str, tuple[float, float]],
@@ -684,6 +710,6 @@ def _write_docs(
         frames = [a.assign(seeds=_seeds(a)) for a in analyses]
         write_atomic(table, lambda p, f=frames: pd.concat(f).to_csv(p, index=False))
         written.append(table)
-    text = render_markdown(morris, single, sobol, records, factors, figures, top, chosen)
+    text = render_markdown(morris, morris_by_r, sobol, records, factors, figures, top, chosen)
     write_atomic(docs / "sensitivity.md", lambda p: p.write_text(text))
     return [docs / "sensitivity.md", *written]

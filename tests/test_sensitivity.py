@@ -36,19 +36,22 @@ def toy(cfg: Config, names: list[str], values: np.ndarray) -> pd.DataFrame:
     )
 
 
-def toy_sweep(tmp_path: Path, method: str, chunks: int = 3, **settings: object) -> Path:
+def toy_sweep(
+    tmp_path: Path, method: str, chunks: int = 3, seed: int = 1, folder: Path | None = None, **settings: object
+) -> Path:
     """Run every chunk of a toy sensitivity sweep through run_chunk, as the sweep's jobs do."""
-    sweep = tmp_path / f"{method}_sweep"
+    sweep = folder or tmp_path / f"{method}_sweep"
     for chunk in range(chunks):
         overrides = [
+            f"seed={seed}",
             f"sensitivity={{method:{method},factors:{TOY_FACTORS},sobol_factors:[{','.join(TOY_KEYS)}],"
             f"trajectories:{settings.get('trajectories', 20)},levels:4,samples:{settings.get('samples', 1024)},"
-            f"chunks:{chunks},chunk:{chunk}}}"
+            f"chunks:{chunks},chunk:{chunk}}}",
         ]
         cfg = make_config(*overrides)
         job = sweep / f"chunk={chunk}"
         written = run_chunk(cfg, job, evaluate=toy)
-        mark_done(job, "toy", written, {"seconds": 0.0})
+        mark_done(job, "toy", written, {"seconds": 0.0}, config=cfg.model_dump(mode="json"))
     return sweep
 
 
@@ -112,6 +115,9 @@ def test_stability_and_the_choice_of_sobol_factors() -> None:
     assert agreement.loc["cost", "top_shared"] == 3
     assert agreement.loc["cost", "spearman"] == pytest.approx(0.9)
     assert agreement.loc["cost", "same_first"]
+    assert agreement.loc["cost", "same_top_three"]
+    reordered = morris(2, [1, 4, 3, 2, 5])  # f4 replaces f0 in the top three
+    assert not rank_agreement(a, reordered, top=3).set_index("output").loc["cost", "same_top_three"]
     assert choose_sobol_factors([a, b], per_output=2) == ["f0", "f1"]
 
 
@@ -212,3 +218,23 @@ def test_pooled_sweeps_analyse_as_one_larger_sample(tmp_path: Path) -> None:
     other = (dict(second[0], levels=6), second[1])
     with pytest.raises(AggregationError, match="must share"):
         pool([first, other])
+
+
+def test_the_page_shows_agreement_growing_with_the_sweeps_pooled(tmp_path: Path) -> None:
+    # nwsim-sensitivity --skip-run over finished sweeps laid out as it runs them: seeds 1+3 and 2+4 pooled.
+    from sim.sensitivity import main
+
+    sweeps, docs = tmp_path / "sweeps", tmp_path / "docs"
+    for seed in (1, 2, 3, 4):
+        toy_sweep(tmp_path, "morris", chunks=1, seed=seed, folder=sweeps / f"morris_seed{seed}", trajectories=10)
+    for seed in (1, 2):
+        toy_sweep(tmp_path, "sobol", chunks=1, seed=seed, folder=sweeps / f"sobol_seed{seed}", samples=256)
+    main(["--skip-run", "--pool", "2", "--sweeps", str(sweeps), "--docs", str(docs), "--top", "3"])
+    page = (docs / "sensitivity.md").read_text()
+    header = next(line for line in page.splitlines() if line.startswith("| output | Spearman"))
+    assert "Spearman, r = 10 | Spearman, r = 20 | same top 3, r = 10 | same top 3, r = 20" in header
+    # Three toy factors: every analysis names the same top three, so every row says so at every r.
+    row = next(line for line in page.splitlines() if line.startswith("| Admissions per 100"))
+    cells = dict(zip(header.split("|"), row.split("|"), strict=True))
+    assert cells[" same top 3, r = 10 "] == cells[" same top 3, r = 20 "] == " yes "
+    assert "(each names the same top three)" in page
