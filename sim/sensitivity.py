@@ -397,11 +397,8 @@ def findings(morris: list[pd.DataFrame], sobol: list[pd.DataFrame], top: int = 3
         firsts = [a[a["output"] == output].sort_values("rank")["factor"].iloc[0] for a in morris]
         threes = [set(a[a["output"] == output].sort_values("rank")["factor"].head(3)) for a in morris]
         text = f"- **{label}.** Morris: {', '.join(f'`{f}`' for f in leaders)} lead over both analyses"
-        text += (
-            " (each names the same top three); "
-            if all(t == threes[0] for t in threes)
-            else (" (their top threes differ); ")
-        )
+        same = all(t == threes[0] for t in threes)
+        text += " (each names the same top three); " if same else " (their top threes differ); "
         if len(set(firsts)) == 1:
             text += f"both put `{firsts[0]}` first."
         else:
