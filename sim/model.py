@@ -282,8 +282,12 @@ def crises(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: 
     B.daily[t, CRISES] += persons.size
     responders = staffing.crisis_responders(P, W, Y, persons, t)
     met = responders >= 0
-    fam = np.zeros(persons.size)
-    fam[met] = familiarity_lookup(P, persons[met], responders[met], t, C.familiarity_fade_days)[0]
+    # Looked up for everyone and cleared where no one responded: a masked assignment of an array would
+    # compile numba's shape-mismatch error path (about 5 s of the first compile) for the same values.
+    fam = familiarity_lookup(P, persons, responders, t, C.familiarity_fade_days)[0]
+    for i in range(persons.size):
+        if not met[i]:
+            fam[i] = 0.0
     m = persons.size
     admit = np.zeros(m, dtype=np.bool_)
     breakdown = np.zeros(m, dtype=np.bool_)
