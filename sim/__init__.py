@@ -25,7 +25,8 @@ exceptions are the type-checking-only references from ``staffing`` and ``agents`
     - ``model``: ``StaffingModel``, the daily schedule, its processes compiled. Depends on: params,
       streams, population, contacts, agents, staffing.
 4. Measures
-    - ``metrics``: continuity indices, the per-run summary and monthly series. Depends on: model, costs.
+    - ``metrics``: continuity indices, the per-run summary and monthly series (the rolling UPC's count
+      compiled). Depends on: contacts, model, costs.
     - ``costs``: the cost ledger, payers, discounting and the business case. Depends on: params,
       staffing (each system's investment and start day).
 5. Bookkeeping
@@ -87,9 +88,10 @@ os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 # start them with `uv run` again; the workers already share this environment, so keep them in it.
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
-#: Modules with compiled (numba) code. Numba checks only a function's own file when it reuses compiled
+#: Modules of the compiled (numba) core. Numba checks only a function's own file when it reuses compiled
 #: code, so its cache folder is named by the contents of all of them: any change compiles afresh, once
-#: per machine (not per process: the pool's workers and later runs load it).
+#: per machine (not per process: the pool's workers and later runs load it). ``metrics``' one compiled
+#: kernel calls only ``contacts.pairwise_sum``: numba's own check of metrics.py covers the rest of it.
 COMPILED_MODULES = ("contacts", "staffing", "model")
 
 

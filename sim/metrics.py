@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
+from sim.contacts import pairwise_sum
 from sim.costs import ledger, monthly_costs
 from sim.model import SERIES
 
@@ -219,9 +221,8 @@ def monthly(model: StaffingModel) -> pd.DataFrame:
 def rolling_upc(log: pd.DataFrame, start: int, month_of_day: np.ndarray, n_people: int) -> np.ndarray:
     """Mean UPC over the contacts of the 12 months up to each month (people with at least 2 such contacts)."""
     n_months = int(month_of_day[-1]) + 1 if month_of_day.size else 0
-    result = np.full(n_months, np.nan)
     if log.empty or n_months == 0:
-        return result
+        return np.full(n_months, np.nan)
     p = log["person"].to_numpy()
     w = log["worker"].to_numpy()
     m = month_of_day[log["day"].to_numpy() - start]
@@ -229,22 +230,44 @@ def rolling_upc(log: pd.DataFrame, start: int, month_of_day: np.ndarray, n_peopl
     pairs, inverse = np.unique(p * span + w, return_inverse=True)
     owner = pairs // span
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    # Contacts per (person-worker pair, month) and per (person, month), then summed over each 12-month window.
-    largest = np.maximum.reduceat(_last_12_months(inverse, m, pairs.size, n_months), starts, axis=0)
-    person = np.searchsorted(starts, inverse, side="right") - 1  # row of each contact's person in ``largest``
-    total = _last_12_months(person, m, starts.size, n_months)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        upc = np.where(total >= 2, largest / total, np.nan)
-    valid = total >= 2
-    has = valid.any(axis=0)
-    result[has] = np.nansum(upc[:, has], axis=0) / valid[:, has].sum(axis=0)
-    return result
+    return _window_upc(inverse.astype(np.int64), m.astype(np.int64), starts, pairs.size, n_months, MONTHS_PER_YEAR)
 
 
-def _last_12_months(row: np.ndarray, month: np.ndarray, n_rows: int, n_months: int) -> np.ndarray:
-    """Contacts of each row in the 12 months up to each month: counts by (row, month), summed over the window."""
-    counts = np.bincount(row * n_months + month, minlength=n_rows * n_months).reshape(n_rows, n_months)
-    cum = np.cumsum(counts, axis=1, dtype=np.int32)
-    window = cum.copy()
-    window[:, MONTHS_PER_YEAR:] -= cum[:, :-MONTHS_PER_YEAR]
-    return window
+@njit(cache=True)
+def _window_upc(
+    pair: np.ndarray, month: np.ndarray, starts: np.ndarray, n_pairs: int, n_months: int, window: int
+) -> np.ndarray:
+    """Mean over people of max_w n_w / N in each ``window``-month window, from contacts' person-worker pairs.
+
+    ``pair`` numbers each contact's (person, worker) pair, pairs sorted by person; ``starts`` is each person's
+    first pair. Compiled because counting over every pair and month was most of a run's monthly series; each
+    month's mean adds the people's UPC as NumPy adds a column (``pairwise_sum``), so it is the same to the bit.
+    """
+    counts = np.zeros((n_pairs, n_months), dtype=np.int32)
+    for k in range(pair.size):
+        counts[pair[k], month[k]] += 1
+    upc = np.zeros((n_months, starts.size))  # by month, then person: 0 where a person has under 2 contacts
+    valid = np.zeros(n_months, dtype=np.int64)
+    largest = np.zeros(n_months, dtype=np.int64)
+    total = np.zeros(n_months, dtype=np.int64)
+    for i in range(starts.size):
+        last = starts[i + 1] if i + 1 < starts.size else n_pairs
+        largest[:] = 0
+        total[:] = 0
+        for q in range(starts[i], last):
+            in_window = 0
+            for mo in range(n_months):
+                in_window += counts[q, mo]
+                if mo >= window:
+                    in_window -= counts[q, mo - window]
+                largest[mo] = max(largest[mo], in_window)
+                total[mo] += in_window
+        for mo in range(n_months):
+            if total[mo] >= 2:
+                upc[mo, i] = largest[mo] / total[mo]
+                valid[mo] += 1
+    out = np.full(n_months, np.nan)
+    for mo in range(n_months):
+        if valid[mo]:
+            out[mo] = pairwise_sum(upc[mo]) / valid[mo]
+    return out
