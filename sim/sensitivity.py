@@ -388,6 +388,18 @@ def _seeds(analysis: pd.DataFrame) -> str:
     return "+".join(str(s) for s in analysis.attrs.get("seeds", [analysis["seed"].iloc[0]]))
 
 
+def _tied_with_third(part: pd.DataFrame) -> int:
+    """Factors of one output's Morris analysis whose mu* interval (± its 95% half-width) overlaps the third's."""
+    ranked = part.sort_values("rank")
+    if len(ranked) < 3 or "mu_star_conf" not in ranked:
+        return len(ranked)
+    third = ranked.iloc[2]
+    low, high = third["mu_star"] - third["mu_star_conf"], third["mu_star"] + third["mu_star_conf"]
+    reach_up = ranked["mu_star"] + ranked["mu_star_conf"] >= low
+    reach_down = ranked["mu_star"] - ranked["mu_star_conf"] <= high
+    return int((reach_up & reach_down).sum())
+
+
 def findings(morris: list[pd.DataFrame], sobol: list[pd.DataFrame], top: int = 3) -> list[str]:
     """The page's summary in words, per output: the consensus leaders by Morris, and the Sobol shares of the largest."""
     agreed = consensus(morris)
@@ -398,7 +410,15 @@ def findings(morris: list[pd.DataFrame], sobol: list[pd.DataFrame], top: int = 3
         threes = [set(a[a["output"] == output].sort_values("rank")["factor"].head(3)) for a in morris]
         text = f"- **{label}.** Morris: {', '.join(f'`{f}`' for f in leaders)} lead over both analyses"
         same = all(t == threes[0] for t in threes)
-        text += " (each names the same top three); " if same else " (their top threes differ); "
+        if same:
+            text += " (each names the same top three); "
+        else:
+            tied = sorted({_tied_with_third(a[a["output"] == output]) for a in morris})
+            count = f"{tied[0]}-{tied[-1]}" if len(tied) > 1 else str(tied[0])
+            text += (
+                f" (their top threes differ: in each analysis {count} factors have 95% intervals of mu* that"
+                " overlap the third's, a tie at this r); "
+            )
         if len(set(firsts)) == 1:
             text += f"both put `{firsts[0]}` first."
         else:

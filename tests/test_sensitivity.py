@@ -238,3 +238,19 @@ def test_the_page_shows_agreement_growing_with_the_sweeps_pooled(tmp_path: Path)
     cells = dict(zip(header.split("|"), row.split("|"), strict=True))
     assert cells[" same top 3, r = 10 "] == cells[" same top 3, r = 20 "] == " yes "
     assert "(each names the same top three)" in page
+
+
+def test_factors_tied_with_the_third_are_those_whose_mu_star_intervals_overlap_its_own() -> None:
+    from sim.sensitivity import _tied_with_third
+
+    part = pd.DataFrame(
+        {
+            "factor": ["a", "b", "c", "d", "e"],
+            "mu_star": [10.0, 6.0, 5.0, 3.5, 1.0],
+            "mu_star_conf": [1.0, 0.5, 1.0, 0.6, 0.5],
+            "rank": [1, 2, 3, 4, 5],
+        }
+    )
+    # The third (c) spans 4-6: b touches it from above, d (2.9-4.1) from below; a and e are clear of it.
+    assert _tied_with_third(part) == 3
+    assert _tied_with_third(part.assign(mu_star_conf=0.1)) == 1
