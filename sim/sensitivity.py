@@ -341,16 +341,15 @@ def rank_agreement(first: pd.DataFrame, second: pd.DataFrame, top: int) -> pd.Da
         a = first[first["output"] == output].set_index("factor")
         b = second[second["output"] == output].set_index("factor").loc[a.index]
         rho = float(spearmanr(a[key], b[key]).statistic) if len(a) > 2 else np.nan
-        top_a = set(a.sort_values("rank").index[:top])
-        top_b = set(b.sort_values("rank").index[:top])
+        order_a, order_b = a.sort_values("rank").index, b.sort_values("rank").index
         rows.append(
             {
                 "output": output,
                 "spearman": rho,
                 "top": top,
-                "top_shared": len(top_a & top_b),
-                "same_first": a.sort_values("rank").index[0] == b.sort_values("rank").index[0],
-                "same_top_three": set(a.sort_values("rank").index[:3]) == set(b.sort_values("rank").index[:3]),
+                "top_shared": len(set(order_a[:top]) & set(order_b[:top])),
+                "same_first": order_a[0] == order_b[0],
+                "same_top_three": set(order_a[:3]) == set(order_b[:3]),
             }
         )
     return pd.DataFrame(rows)
@@ -441,7 +440,7 @@ def findings(morris: list[pd.DataFrame], sobol: list[pd.DataFrame], top: int = 3
 
 def render_markdown(
     morris: list[pd.DataFrame],
-    morris_by_r: dict[int, list[pd.DataFrame]],
+    morris_by_sweeps: dict[int, list[pd.DataFrame]],
     sobol: list[pd.DataFrame],
     records: dict[str, dict],
     factors: dict[str, tuple[float, float]],
@@ -451,7 +450,7 @@ def render_markdown(
 ) -> str:
     """docs/sensitivity.md: set-up, Morris ranks of two independent analyses and their agreement, then Sobol.
 
-    ``morris_by_r`` holds the two analyses pooled over fewer sweeps (by trajectories r), to show how agreement grows.
+    ``morris_by_sweeps`` holds the two analyses pooled over fewer sweeps (by how many), to show agreement grow with r.
     """
     m_rec, s_rec = records["morris"], records.get("sobol")
     per_sweep = m_rec["trajectories"] // len(m_rec["seeds"])
@@ -499,7 +498,7 @@ def render_markdown(
     if "morris" in figures:
         out += [f"![Morris mu* per output, first analysis]({figures['morris']})", ""]
     pooled = rank_agreement(morris[0], morris[1], top).set_index("output")
-    by_r = {r: rank_agreement(a, b, top).set_index("output") for r, (a, b) in sorted(morris_by_r.items())}
+    by_r = {n * per_sweep: rank_agreement(a, b, top).set_index("output") for n, (a, b) in morris_by_sweeps.items()}
     by_r[m_rec["trajectories"]] = pooled
     rs = sorted(by_r)
     out += [
@@ -678,9 +677,7 @@ def main(argv: list[str] | None = None) -> None:
                 records["sobol"], table = _analysis(_sweeps(base, "sobol", [seed], sobol_run))
                 sobol.append(table)
         factors = _factors(base, args.seeds[0])
-        per_sweep = records["morris"]["trajectories"] // args.pool
-        by_r = {n * per_sweep: analyses for n, analyses in by_sweeps.items()}
-        written = _write_docs(morris, by_r, sobol, records, factors, args.docs, args.top, chosen)
+        written = _write_docs(morris, by_sweeps, sobol, records, factors, args.docs, args.top, chosen)
     except AggregationError as exc:
         print(f"nwsim-sensitivity: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -702,7 +699,7 @@ def _factors(base: Path, seed: int) -> dict[str, tuple[float, float]]:
 
 def _write_docs(
     morris: list[pd.DataFrame],
-    morris_by_r: dict[int, list[pd.DataFrame]],
+    morris_by_sweeps: dict[int, list[pd.DataFrame]],
     sobol: list[pd.DataFrame],
     records: dict[str, dict],
     factors: dict[str, tuple[float, float]],
@@ -727,6 +724,6 @@ def _write_docs(
         frames = [a.assign(seeds=_seeds(a)) for a in analyses]
         write_atomic(table, lambda p, f=frames: pd.concat(f).to_csv(p, index=False))
         written.append(table)
-    text = render_markdown(morris, morris_by_r, sobol, records, factors, figures, top, chosen)
+    text = render_markdown(morris, morris_by_sweeps, sobol, records, factors, figures, top, chosen)
     write_atomic(docs / "sensitivity.md", lambda p: p.write_text(text))
     return [docs / "sensitivity.md", *written]
