@@ -804,6 +804,29 @@ def _stable_order(keys: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def _order_by_worker(workers: np.ndarray, n_rows: int) -> np.ndarray:
+    """``_stable_order(workers)`` for worker rows below ``n_rows``: a counting sort when there are many contacts.
+
+    The same order as the merge sort (stable, ascending); quicker from a few dozen contacts (a large team's
+    check-ins), where the merge sort's n log n dominated the day.
+    """
+    m = workers.size
+    if m < 64:
+        return _stable_order(workers)
+    start = np.zeros(n_rows + 1, dtype=np.int64)
+    for i in range(m):
+        start[workers[i] + 1] += 1
+    for r in range(n_rows):
+        start[r + 1] += start[r]
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        w = workers[i]
+        order[start[w]] = i
+        start[w] += 1
+    return order
+
+
+@njit(cache=True)
 def offer(
     P: PeopleArrays,
     W: StaffArrays,
@@ -836,7 +859,7 @@ def offer(
     hours = np.empty(m)
     for i in range(m):
         hours[i] = contact_hours(C, persons[i], kinds[i], fam[i])
-    order = _stable_order(workers)
+    order = _order_by_worker(workers, B.counts[STAFF_N])
     # Hours a worker has already been offered today in this call, before each contact (as a running sum).
     cum = 0.0
     group_start = 0.0
@@ -1009,10 +1032,21 @@ def respond(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, persons: np.
 
 
 @njit(cache=True, inline="always")
+def with_open_contact(P: PeopleArrays) -> np.ndarray:
+    """Rows of people with an open contact, in row order (a loop: numba's ``flatnonzero`` of a mask is slower)."""
+    out = np.empty(P.open_kind.size, dtype=np.int64)
+    k = 0
+    for p in range(P.open_kind.size):
+        if P.open_kind[p] > 0:
+            out[k] = p
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True, inline="always")
 def open_queue(P: PeopleArrays, t: int) -> np.ndarray:
     """People with an open contact, in priority order: reactive before reviews, longest waiting first."""
-    queue = np.flatnonzero(P.open_kind > 0)
-    return sort_by_priority(P, queue)
+    return sort_by_priority(P, with_open_contact(P))
 
 
 @njit(cache=True)

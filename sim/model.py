@@ -79,6 +79,7 @@ from sim.contacts import (
     named_familiarity,
     pairwise_sum,
     respond,
+    with_open_contact,
 )
 from sim.params import Config
 from sim.population import (
@@ -267,7 +268,8 @@ def demand(P: PeopleArrays, C: Settings, D: Draws, t: int) -> None:
 def crises(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: Policy, t: int) -> None:
     """Crises by risk; the responder's familiarity and recent contact lower escalation."""
     u = D.crisis[t - D.first_day]
-    hit = np.zeros(P.risk.size, dtype=np.bool_)
+    persons = np.empty(P.risk.size, dtype=np.int64)
+    m = 0
     for p in range(P.risk.size):
         if not P.active[p]:
             continue
@@ -275,20 +277,21 @@ def crises(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, Y: 
         if P.readmit_until[p] > t:  # discharged from hospital within the readmission window
             hazard = hazard * C.readmission_crisis_multiplier
         # The threshold -log(1 - u) is at least u: computed only when the hazard could reach it.
-        hit[p] = hazard >= u[p] and hazard >= -math.log1p(-u[p])
-    persons = np.flatnonzero(hit)
-    if persons.size == 0:
+        if hazard >= u[p] and hazard >= -math.log1p(-u[p]):
+            persons[m] = p
+            m += 1
+    if m == 0:
         return
+    persons = persons[:m]
     B.daily[t, CRISES] += persons.size
     responders = staffing.crisis_responders(P, W, Y, persons, t)
     met = responders >= 0
     # Looked up for everyone and cleared where no one responded: a masked assignment of an array would
     # compile numba's shape-mismatch error path (about 5 s of the first compile) for the same values.
     fam = familiarity_lookup(P, persons, responders, t, C.familiarity_fade_days)[0]
-    for i in range(persons.size):
+    for i in range(m):
         if not met[i]:
             fam[i] = 0.0
-    m = persons.size
     admit = np.zeros(m, dtype=np.bool_)
     breakdown = np.zeros(m, dtype=np.bool_)
     readmit = np.zeros(m, dtype=np.bool_)
@@ -439,7 +442,7 @@ def workforce(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, D: Draws, 
     posts = np.flatnonzero(W.holder >= 0)
     rows = W.holder[posts]
     # Stress: smoothed (work done + work waiting) / capacity, on days at work.
-    open_persons = np.flatnonzero(P.open_kind > 0)
+    open_persons = with_open_contact(P)
     B.daily[t, BACKLOG] = open_persons.size
     waiting = staffing.backlog_hours(P, W, C, Y, open_persons, t)
     u_absence = D.absence[t - D.first_day]

@@ -162,17 +162,20 @@ def due_checkins(P: PeopleArrays, t: int) -> np.ndarray:
     """People due a check-in today: at home, no open contact, no contact yet today; high need first."""
     n_levels = 3
     count = np.zeros(n_levels, dtype=np.int64)
+    found = np.empty(P.risk.size, dtype=np.int64)  # one pass over everyone; then high need first, in row order
+    k = 0
     for p in range(P.risk.size):
         if P.next_checkin[p] <= t and P.open_kind[p] == 0 and P.active[p] and P.last_contact[p] < t:
             count[P.need[p]] += 1
-    start = np.zeros(n_levels, dtype=np.int64)  # high need first, each level in row order
+            found[k] = p
+            k += 1
+    start = np.zeros(n_levels, dtype=np.int64)
     for level in range(n_levels - 2, -1, -1):
         start[level] = start[level + 1] + count[level + 1]
-    due = np.empty(count.sum(), dtype=np.int64)
-    for p in range(P.risk.size):
-        if P.next_checkin[p] <= t and P.open_kind[p] == 0 and P.active[p] and P.last_contact[p] < t:
-            due[start[P.need[p]]] = p
-            start[P.need[p]] += 1
+    due = np.empty(k, dtype=np.int64)
+    for p in found[:k]:
+        due[start[P.need[p]]] = p
+        start[P.need[p]] += 1
     return due
 
 
@@ -190,9 +193,15 @@ def schedule_first_checkins(P: PeopleArrays, B: Books, Y: Policy, persons: np.nd
 @njit(cache=True)
 def allocate(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, t: int) -> None:
     """Give people in the pending tray (high need first, then longest waiting) to workers under the cap."""
-    pending = np.flatnonzero((P.named_worker == NO_ONE) & Y.named_people & (P.setting != AWAY))
-    if pending.size == 0:
+    n_pending = pending(P, Y)  # counted first: on most days (every day of a duty system) the tray is empty
+    if n_pending == 0:
         return
+    waiting = np.empty(n_pending, dtype=np.int64)
+    k = 0
+    for p in range(P.named_worker.size):
+        if P.named_worker[p] == NO_ONE and Y.named_people[p] and P.setting[p] != AWAY:
+            waiting[k] = p
+            k += 1
     posts = sw_posts(W, t)
     is_sw = np.zeros(W.holder.size, dtype=np.bool_)
     is_sw[posts] = True
@@ -217,9 +226,9 @@ def allocate(P: PeopleArrays, W: StaffArrays, C: Settings, B: Books, Y: Policy, 
             k += 1
     slots = slot_worker[np.argsort(key, kind="mergesort")]
     # High need first, then the longest waiting, then row order.
-    by_wait = np.argsort(P.pending_since[pending], kind="mergesort")
-    by_need = np.argsort(-P.need[pending][by_wait].astype(np.int64), kind="mergesort")
-    chosen = pending[by_wait[by_need]][: slots.size]
+    by_wait = np.argsort(P.pending_since[waiting], kind="mergesort")
+    by_need = np.argsort(-P.need[waiting][by_wait].astype(np.int64), kind="mergesort")
+    chosen = waiting[by_wait[by_need]][: slots.size]
     workers = slots[: chosen.size]
     for i in range(chosen.size):
         P.named_worker[chosen[i]] = workers[i]
