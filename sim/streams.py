@@ -28,19 +28,22 @@ class Streams:
         seq = np.random.SeedSequence([self.seed, self.replicate, stream_key(name)])
         return np.random.default_rng(seq)
 
-    def block(self, name: str, index: int, length: int, units: int, extra: int, unit_axis: int) -> np.ndarray:
+    def block(
+        self, name: str, index: int, length: int, units: int, extra: int, unit_axis: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Block ``index`` of stream ``name``: ``length`` uniforms per unit, units along ``unit_axis``.
 
         The ``extra`` units after the first ``units`` (people who arrive during a run) read a stream of their
-        own, ``<name>/arrivals``, so the first ``units`` get the same numbers with or without them.
+        own, ``<name>/arrivals``, so the first ``units`` get the same numbers with or without them. ``out``, an
+        array of the block's shape, is filled instead of a new one (the same numbers).
         """
         shape = (length, units) if unit_axis == 1 else (units, length)
-        block = self.generator(f"{name}/block{index}").random(shape)
         if not extra:
-            return block
+            return self.generator(f"{name}/block{index}").random(shape, out=out)
+        block = self.generator(f"{name}/block{index}").random(shape)
         more_shape = (length, extra) if unit_axis == 1 else (extra, length)
         more = self.generator(f"{name}/arrivals/block{index}").random(more_shape)
-        return np.concatenate((block, more), axis=unit_axis)
+        return np.concatenate((block, more), axis=unit_axis, out=out)
 
     def daily(
         self,
@@ -80,15 +83,22 @@ class DailyUniforms:
         self._block = np.empty((0, self.width), dtype=np.float64)
 
     def row(self, day: int) -> np.ndarray:
-        """Uniforms on [0, 1) for every unit on ``day`` (a read-only view)."""
+        """Uniforms on [0, 1) for every unit on ``day`` (a read-only view, valid until another block is read)."""
         block_index, offset = divmod(day, self.block_days)
         return self.block(block_index)[offset]
 
     def block(self, index: int) -> np.ndarray:
-        """Rows of days ``index * block_days`` onwards, one per day (read-only; the last block is full length too)."""
+        """Rows of days ``index * block_days`` onwards, one per day (read-only; the last block is full length too).
+
+        Each block is drawn into the same array as the one before it: a run reads its blocks in turn, and fresh
+        memory for every block (tens of MB a year in a large team) cost the kernel's zeroing of its pages.
+        """
         if index != self._block_index:
             units = self.width - self.extra
-            self._block = self._streams.block(self._name, index, self.block_days, units, self.extra, 1)
+            out = self._block if self._block.shape == (self.block_days, self.width) else None
+            if out is not None:
+                out.flags.writeable = True
+            self._block = self._streams.block(self._name, index, self.block_days, units, self.extra, 1, out=out)
             self._block.flags.writeable = False
             self._block_index = index
         return self._block

@@ -7,6 +7,7 @@ import pandas as pd
 
 from sim.model import StaffingModel
 from sim.runner import run_experiment
+from sim.streams import Streams
 from tests.conftest import SMALL, make_config
 
 EVERYONE_STAYS_HOME = (
@@ -62,3 +63,21 @@ def test_with_risk_free_crises_both_arms_have_crises_on_the_same_days_for_the_sa
     assert np.array_equal(duty.series()["crises"], named.series()["crises"])
     assert np.array_equal(duty.people.n_crises, named.people.n_crises)
     assert not np.array_equal(duty.series()["contacts"], named.series()["contacts"])
+
+
+def test_daily_blocks_drawn_into_one_array_are_the_numbers_of_fresh_streams() -> None:
+    # A stream refills one array block after block (and back again); every block must be what a fresh stream
+    # draws for it, with and without the arrivals' own columns.
+    for extra in (0, 3):
+        reused = Streams(5, 2).daily("demand/call", 7, block_days=4, extra=extra)
+        first = reused.block(0)
+        for index in (1, 2, 0, 2):
+            fresh = Streams(5, 2).daily("demand/call", 7, block_days=4, extra=extra).block(index).copy()
+            block = reused.block(index)
+            assert block is first  # the same memory, refilled
+            assert block.shape == (4, 7 + extra)
+            assert not block.flags.writeable
+            assert np.array_equal(block, fresh)
+        assert not np.array_equal(
+            Streams(5, 2).daily("demand/call", 7, 4).block(1), Streams(5, 2).daily("demand/call", 7, 4).block(0)
+        )
