@@ -729,8 +729,8 @@ class StaffingModel(mesa.Model):
             for name, _, _, by_post in EVENT_STREAMS
         }
         self._event_blocks = dict.fromkeys(self._events, 0)
-        self._columns: dict[str, np.ndarray] = {}
-        self._columns_for: tuple[int, ...] = ()  # the blocks per stream the columns were drawn for
+        self._columns: dict[str, np.ndarray] = {}  # per ``Draws`` field: the per-event columns drawn so far
+        self._columns_for: dict[str, int] = {}  # per ``Draws`` field: the blocks its columns were drawn for
 
         self.daily = np.zeros((self.total_days, len(SERIES)))
         self.settings = self._settings(cfg)
@@ -862,10 +862,7 @@ class StaffingModel(mesa.Model):
 
     def _new_draws(self, block: int) -> Draws:
         """Random numbers for compiled code: the daily block ``block`` and the per-event columns so far."""
-        widths = tuple(max(1, self._event_blocks[name]) for name, _, _, _ in EVENT_STREAMS)
-        if self._columns_for != widths:
-            self._columns, self._columns_for = self._event_columns(), widths
-        columns = self._columns
+        columns = self._event_columns()
         return Draws(
             first_day=block * self._u_event.block_days,
             event=self._u_event.block(block),
@@ -878,23 +875,29 @@ class StaffingModel(mesa.Model):
         )
 
     def _event_columns(self) -> dict[str, np.ndarray]:
-        """Per-event random columns of every stream, as many blocks as each needs so far (stays and lags drawn)."""
+        """Per-event random columns of every stream, as many blocks as each needs so far (stays and lags drawn).
+
+        Only a stream that needs more blocks than it has is drawn again (a run adds blocks a few times, one
+        stream at a time).
+        """
         h, w = self.cfg.hospital, self.cfg.workforce
-        columns = {}
         for name, _, field, _ in EVENT_STREAMS:
-            self._event_blocks[name] = max(1, self._event_blocks[name])
-            columns[field] = self._events[name].columns(self._event_blocks[name])
-        # A stay under way on day 0 (seeded inpatients, admission count 0) reads the draw before the first
-        # column (the last of block -1): column 0 here, so stay k's draws are column k + 1.
-        for field, name in (("delayed", "hospital/delayed"), ("delay_length", "hospital/delay_length")):
-            before = self._events[name]._block(-1)[:, -1:]
-            columns[field] = np.concatenate((before, columns[field]), axis=1)
-        stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
-        stays = np.rint(np.exp(stay_mu + h.stay_sigma * ndtri(columns["stay"])))
-        columns["stay"] = np.maximum(1, stays).astype(np.int64)
-        shape = w.recruitment_lag_shape
-        columns["lag"] = w.recruitment_lag_days / shape * gammaincinv(shape, columns["lag"])
-        return columns
+            blocks = self._event_blocks[name] = max(1, self._event_blocks[name])
+            if self._columns_for.get(field) == blocks:
+                continue
+            column = self._events[name].columns(blocks)
+            if field in ("delayed", "delay_length"):
+                # A stay under way on day 0 (seeded inpatients, admission count 0) reads the draw before the
+                # first column (the last of block -1): column 0 here, so stay k's draws are column k + 1.
+                column = np.concatenate((self._events[name]._block(-1)[:, -1:], column), axis=1)
+            elif field == "stay":
+                stay_mu = math.log(h.stay_mean_days) - h.stay_sigma**2 / 2
+                column = np.maximum(1, np.rint(np.exp(stay_mu + h.stay_sigma * ndtri(column)))).astype(np.int64)
+            elif field == "lag":
+                shape = w.recruitment_lag_shape
+                column = w.recruitment_lag_days / shape * gammaincinv(shape, column)
+            self._columns[field], self._columns_for[field] = column, blocks
+        return self._columns
 
     def _settings(self, cfg: Config) -> Settings:
         """The processes' parameters in per-day units, and the per-person rates by need level."""

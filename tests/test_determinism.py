@@ -81,3 +81,17 @@ def test_daily_blocks_drawn_into_one_array_are_the_numbers_of_fresh_streams() ->
         assert not np.array_equal(
             Streams(5, 2).daily("demand/call", 7, 4).block(1), Streams(5, 2).daily("demand/call", 7, 4).block(0)
         )
+
+
+def test_per_event_columns_added_during_a_run_are_those_drawn_from_scratch() -> None:
+    # Absence spells outrun their first block of per-event columns within the run; only that stream is drawn
+    # again, and every stream's columns must equal those a fresh model draws for the same number of blocks.
+    cfg = make_config("team.people=100", "horizon_years=3", "warmup_years=0", "workforce.absence_spell_mean_days=1")
+    model = StaffingModel(cfg, "named", 4).run()
+    assert model._event_blocks["workforce/absence_spell"] > 1
+    fresh = StaffingModel(cfg, "named", 4)
+    fresh._event_blocks = dict(model._event_blocks)
+    drawn = fresh._event_columns()
+    assert drawn.keys() == model._columns.keys()
+    for field, column in model._columns.items():
+        assert np.array_equal(column, drawn[field]), field
