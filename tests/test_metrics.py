@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sim.costs import COST_LINES, daily_costs, discount_factors, ledger
-from sim.metrics import continuity, rolling_upc
+from sim.metrics import continuity, rolling_upc, unique_pairs
 from sim.model import SERIES
 from tests.conftest import make_config
 
@@ -67,3 +67,12 @@ def test_discounting_follows_the_green_book() -> None:
     factors = discount_factors(366, 0.035)
     assert factors[0] == 1.0
     assert factors[365] == pytest.approx(1 / 1.035)
+
+
+@pytest.mark.parametrize(("n_keys", "size"), [(5_000, 3_000), (40, 3_000), (0, 10), (300, 10**7)])
+def test_unique_pairs_is_numpys_unique_whether_counted_or_sorted(n_keys: int, size: int) -> None:
+    keys = np.random.default_rng(n_keys).integers(0, size, n_keys)
+    got, want = unique_pairs(keys, size), np.unique(keys, return_inverse=True, return_counts=True)
+    for mine, numpys in zip(got, want, strict=True):
+        assert mine.dtype == numpys.dtype
+        assert np.array_equal(mine, numpys)
