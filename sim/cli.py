@@ -36,6 +36,7 @@ from sim.compose import (
     check_jobs,
     load_config,
     model_dict,
+    sweep_job_config,
     unknown_override_keys,
 )
 from sim.jobs import SWEEP_FILE, folder_lock, job_key, remove_temp_files, write_sweep_file
@@ -240,23 +241,45 @@ def _run(cfg: DictConfig) -> None:
 
 
 @contextmanager
-def _mode_known(plan: Plan | None) -> Iterator[None]:
-    """Hand Hydra the run mode the check has read, rather than have it compose the whole config again for it.
+def _checked_once(plan: Plan | None) -> Iterator[None]:
+    """Hand Hydra what the check has worked out, rather than have it compose configs again for it.
 
-    Hydra's ``get_mode`` composes the config (about a second) only to read ``hydra.mode``; ``check_command``
-    has just composed it with the same arguments, search path and run mode, and kept that value.
+    Hydra's ``get_mode`` composes the config (about half a second) only to read ``hydra.mode``; ``check_command``
+    has just composed it with the same arguments, search path and run mode, and kept that value. In a sweep whose
+    jobs the check composed one by one, Hydra's sweeper would compose every job once more only to see that it
+    composes (``validate_batch_is_legal``), and its launcher once more to run it: the first is skipped for those
+    jobs and the second builds each job's config as the check does (``sweep_job_config``: the master config with
+    the job's values applied, the same config). A job the check did not compose one by one is left to Hydra.
     """
     if plan is None:  # a command Hydra answers without running (--help, --cfg): it asks for no mode
         yield
         return
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.hydra import Hydra
+    from hydra.plugins.sweeper import Sweeper
 
-    original = Hydra.get_mode
+    get_mode, validate = Hydra.get_mode, Sweeper.validate_batch_is_legal
+    load = ConfigLoaderImpl.load_sweep_config
+    checked = {job.overrides for job in plan.jobs if job.config is not None} if plan.multirun else set()
+    bases: dict[tuple[str, ...], DictConfig] = {}  # each choice of config groups, composed once
+
+    def validate_unchecked(self: Sweeper, batch: Any) -> None:
+        validate(self, [overrides for overrides in batch if tuple(overrides) not in checked])
+
+    def load_checked(self: ConfigLoaderImpl, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        if tuple(sweep_overrides) not in checked:
+            return load(self, master_config, sweep_overrides)
+        return sweep_job_config(self, master_config, sweep_overrides, bases, lambda m, o: load(self, m, o))
+
     Hydra.get_mode = lambda self, config_name, overrides: plan.hydra_mode  # type: ignore[method-assign]
+    Sweeper.validate_batch_is_legal = validate_unchecked  # type: ignore[method-assign]
+    ConfigLoaderImpl.load_sweep_config = load_checked  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Hydra.get_mode = original  # type: ignore[method-assign]
+        Hydra.get_mode = get_mode  # type: ignore[method-assign]
+        Sweeper.validate_batch_is_legal = validate  # type: ignore[method-assign]
+        ConfigLoaderImpl.load_sweep_config = load  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -270,7 +293,7 @@ def main() -> None:
         except CommandError as exc:
             print(f"nwsim: {exc}", file=sys.stderr)
             sys.exit(exc.code)
-        with _mode_known(_PLAN):
+        with _checked_once(_PLAN):
             _run()
     except KeyboardInterrupt as exc:
         how = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT

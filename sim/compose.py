@@ -15,7 +15,7 @@ import itertools
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -474,11 +474,13 @@ def _job_config(
     index: int,
     bases: dict[tuple[str, ...], DictConfig],
     fixed: set[str],
+    load: Callable[[DictConfig, list[str]], DictConfig] | None = None,
 ) -> DictConfig:
     """One job's config as the launcher composes it: groups composed by Hydra (cached), values applied on top.
 
     A job that chooses no config group of its own starts from the sweep's master config, which already holds
     the overrides every job shares (``fixed``), and only its own values are applied: no composition at all.
+    ``load`` composes a choice of groups (Hydra's ``load_sweep_config`` of ``config_loader`` by default).
     """
     from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 
@@ -494,7 +496,7 @@ def _job_config(
             values = [o for o in parsed if o.get_key_element() not in fixed]
         else:
             if groups not in bases:
-                bases[groups] = config_loader.load_sweep_config(master, list(groups))
+                bases[groups] = (load or config_loader.load_sweep_config)(master, list(groups))
             cfg = bases[groups].copy()
             values = [o for o in parsed if o.input_line not in groups]
         with read_write(cfg), open_dict(cfg):
@@ -511,6 +513,30 @@ def _job_config(
             )
     except Exception as exc:
         raise CommandError(_plain(exc)) from None
+    return cfg
+
+
+def sweep_job_config(
+    config_loader: Any,
+    master: DictConfig,
+    overrides: list[str],
+    bases: dict[tuple[str, ...], DictConfig],
+    load: Callable[[DictConfig, list[str]], DictConfig],
+) -> DictConfig:
+    """A sweep job's config as Hydra's ``load_sweep_config`` composes it, built as the check builds it.
+
+    The master config copied (or, for a job choosing config groups of its own, those groups composed once by
+    ``load`` and kept in ``bases``) with the job's values applied, and the master's cache of resolved values
+    copied as Hydra does, so timestamps agree. The same config as Hydra's (a test compares them, sweep by
+    sweep), without composing every file again for every job (about half a second each).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create(config_loader=config_loader)
+    shared = parser.parse_overrides(override_texts(master))
+    fixed = {o.get_key_element() for o in shared if not o.is_sweep_override()}
+    cfg = _job_config(config_loader, parser, master, list(overrides), 0, bases, fixed, load)
+    OmegaConf.copy_cache(from_config=master, to_config=cfg)
     return cfg
 
 

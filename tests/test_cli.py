@@ -147,7 +147,7 @@ def test_every_bad_value_is_reported_in_one_go(tmp_path: Path) -> None:
     [[], ["team.people=100"], ["-m", "seed=1,2"], ["experiment=caseload_turnover"], ["--multirun", "hydra.mode=RUN"]],
 )
 def test_the_check_reads_the_run_mode_hydra_would_compose_for(args: list[str]) -> None:
-    # nwsim hands Hydra the mode its check read (``_mode_known``), so the two must agree on every command.
+    # nwsim hands Hydra the mode its check read (``_checked_once``), so the two must agree on every command.
     from hydra._internal.utils import get_args_parser
 
     from sim.cli import check
@@ -178,3 +178,31 @@ def test_a_run_composes_its_config_once_for_the_check_and_once_for_hydra(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert "composed 2" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_sweep_composes_the_config_once_for_the_check_and_once_for_hydra(tmp_path: Path) -> None:
+    # The check composes every job of a small sweep, so Hydra neither composes each job again before launching
+    # nor to run it (``_checked_once``): the files are composed once for the check and once for Hydra's sweep.
+    # Without that, twice more per job (14 here).
+    counting = (
+        "import atexit, sys\n"
+        "from hydra._internal.config_loader_impl import ConfigLoaderImpl\n"
+        "calls, load = [], ConfigLoaderImpl.load_configuration\n"
+        "def counted(*args, **kwargs):\n"
+        "    calls.append(1)\n"
+        "    return load(*args, **kwargs)\n"
+        "ConfigLoaderImpl.load_configuration = counted\n"
+        "atexit.register(lambda: print('composed', len(calls), file=sys.stderr))\n"
+        "from sim.cli import main; main()\n"
+    )
+    tiny = ["replicates=1", "horizon_years=0.1", "warmup_years=0", "team.people=20", "jobs=1", "figures=false"]
+    args = ["-m", "seed=1,2,3", "team.caseload_per_worker=20,25", f"hydra.sweep.dir={tmp_path / 'sweep'}", *tiny]
+    result = subprocess.run(
+        [sys.executable, "-c", counting, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert "composed 2" in result.stderr, result.stderr[-2000:]
+    assert len(list((tmp_path / "sweep").glob("*/runs.csv"))) == 6
+    configs = [json.loads(path.read_text())["config"] for path in (tmp_path / "sweep").glob("*/job.json")]
+    ran = {(c["seed"], c["team"]["caseload_per_worker"]) for c in configs}
+    assert ran == {(seed, caseload) for seed in (1, 2, 3) for caseload in (20, 25)}

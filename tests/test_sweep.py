@@ -248,3 +248,41 @@ def test_a_bad_swept_value_stops_the_sweep_before_any_folder(tmp_path: Path) -> 
     assert "workforce.turnover_per_year = -0.5" in result.stderr
     assert "Traceback" not in result.stderr
     assert not sweep.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["experiment=caseload_turnover"],  # swept by the experiment's sweeper params
+        ["seed=1,2", "team.people=100,200", "hydra.sweep.dir=swept"],  # values, and a Hydra override
+        ["experiment=caseload_turnover,england", "replicates=3"],  # a swept config group, a fixed value
+    ],
+)
+def test_a_job_config_built_as_the_check_builds_it_is_the_one_hydra_composes(args: list[str]) -> None:
+    # nwsim runs a checked sweep's jobs from configs built as its check builds them (``sweep_job_config``),
+    # not composed file by file again: they must be Hydra's own, every key, flag and resolved timestamp.
+    import itertools
+
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf, open_dict
+
+    from sim.compose import _hydra, _swept_options, sweep_job_config
+
+    with _hydra(None, None) as hydra:
+        master = hydra.compose_config(
+            config_name="config", overrides=args, with_log_configuration=False, run_mode=RunMode.MULTIRUN
+        )
+        loader = hydra.config_loader
+        jobs = [list(combo) for combo in itertools.product(*_swept_options(loader, master).values())][:3]
+        bases: dict = {}
+        for index, overrides in enumerate(jobs):
+            hydras = loader.load_sweep_config(master, overrides)
+            ours = sweep_job_config(loader, master, overrides, bases, loader.load_sweep_config)
+            for config in (hydras, ours):  # as the launcher numbers each job
+                with open_dict(config):
+                    config.hydra.job.id = config.hydra.job.num = index
+            assert OmegaConf.to_container(ours, resolve=False) == OmegaConf.to_container(hydras, resolve=False)
+            assert OmegaConf.is_struct(ours)
+            assert not OmegaConf.is_readonly(ours.hydra)
+            assert ours.hydra.sweep.dir == hydras.hydra.sweep.dir  # resolved: the same timestamps
+            assert ours.hydra.job.override_dirname == hydras.hydra.job.override_dirname
