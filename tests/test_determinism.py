@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from sim.model import StaffingModel
-from sim.runner import run_experiment
+from sim.runner import run_experiment, run_teams
 from sim.streams import Streams
 from tests.conftest import SMALL, make_config
 
@@ -26,6 +31,28 @@ def test_same_seed_same_tables_other_seed_different() -> None:
     other = run_experiment(make_config(*SMALL, "seed=7"), progress=False)
     assert not first.runs["admissions_per_100_person_years"].equals(other.runs["admissions_per_100_person_years"])
     assert not np.allclose(first.runs["upc"], other.runs["upc"])
+
+
+class _Cycle:
+    """An object that refers to itself, so only the garbage collector frees it."""
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_pools_of_runs_leave_the_garbage_collector_as_they_found_it(jobs: int, tmp_path: Path) -> None:
+    # Runs freeze what exists (gc.freeze) to keep their collections short; garbage that was old when they froze
+    # it must still be collected once they are done, and nothing may stay frozen.
+    garbage = _Cycle()
+    garbage.me = garbage
+    held = [garbage]
+    gc.collect()  # the cycle, still referred to, is now among the oldest objects
+    dead = weakref.ref(garbage)
+    del garbage, held
+    run_experiment(make_config(*SMALL, f"jobs={jobs}"), progress=False)
+    teams = ["experiment=england", "teams.count=2", "teams.total_people=200", "teams.min_people=50"]
+    run_teams(make_config(*teams, "horizon_years=0.5", "warmup_years=0.1", "replicates=1"), tmp_path, jobs, False)
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert dead() is None
 
 
 def test_replicates_differ() -> None:
