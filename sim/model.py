@@ -688,10 +688,17 @@ class StaffingModel(mesa.Model):
         cfg: a validated config.
         arm: a registered staffing system (a key of ``sim.staffing.SYSTEMS``: duty, named, hybrid, switch, ...).
         replicate: replicate number; with ``cfg.seed`` it fixes every random stream.
+        streams: the replicate's random streams, to share with other arms run beside this one (each block of
+            random numbers is then drawn once for all of them); by default its own.
     """
 
-    def __init__(self, cfg: Config, arm: str = "named", replicate: int = 0) -> None:
-        self.streams = Streams(cfg.seed, replicate)
+    def __init__(self, cfg: Config, arm: str = "named", replicate: int = 0, streams: Streams | None = None) -> None:
+        if streams is not None and (streams.seed, streams.replicate) != (cfg.seed, replicate):
+            raise ValueError(
+                f"streams of seed {streams.seed}, replicate {streams.replicate} given to a model of seed {cfg.seed}, "
+                f"replicate {replicate}"
+            )
+        self.streams = streams or Streams(cfg.seed, replicate)
         super().__init__(rng=self.streams.generator("mesa"))
         self.cfg = cfg
         self.arm = arm
@@ -724,6 +731,7 @@ class StaffingModel(mesa.Model):
         self._u_absence = s.daily("workforce/absence", n_stream_posts)
         self._u_leave = s.daily("workforce/leave", n_stream_posts)
         self._rota = s.daily("staffing/rota", 1)
+        self._daily = (self._u_event, self._u_call, self._u_crisis, self._u_absence, self._u_leave, self._rota)
         self._events = {
             name: s.per_event(name, n_stream_posts, extra=0) if by_post else s.per_event(name, start, extra=more)
             for name, _, _, by_post in EVENT_STREAMS
@@ -779,9 +787,18 @@ class StaffingModel(mesa.Model):
 
     def run(self) -> StaffingModel:
         """Run the warm-up and the measured horizon (whole years per compiled call)."""
-        start = self.day
         while self.day < self.total_days:
-            t = self.day
+            self.advance()
+        return self
+
+    def advance(self) -> StaffingModel:
+        """Run to the end of the current year of random numbers (or of the run) in one compiled call.
+
+        Arms that share their streams are run a year at a time in turn (``sim.runner.run_arms``), so each year's
+        random numbers are drawn once for all of them.
+        """
+        start = t = self.day
+        if t < self.total_days:
             block_end = (t // self._u_event.block_days + 1) * self._u_event.block_days
             reached = run_days(*self._prepare(t), t, min(self.total_days, block_end))
             self._finish(reached)
@@ -795,8 +812,13 @@ class StaffingModel(mesa.Model):
     def _prepare(self, t: int) -> tuple:
         """Structures for compiled code from day ``t``: random blocks that cover it, room for one more day."""
         block_days = self._u_event.block_days
-        if self._draws is None or not (self._draws.first_day <= t < self._draws.first_day + block_days):
-            self._draws = self._new_draws(t // block_days)
+        block = t // block_days
+        if (
+            self._draws is None
+            or self._draws.first_day != block * block_days
+            or any(u.drawn != block for u in self._daily)  # another model on these streams has drawn over it
+        ):
+            self._draws = self._new_draws(block)
             self._structs.pop("draws", None)
         P, W, C, B, D, Y = self.compiled_state()
         while not has_room(P, W, B, D):

@@ -55,13 +55,30 @@ class Results:
 
 def run_one(cfg: Config, arm: str, replicate: int, series: bool = True) -> tuple[dict, pd.DataFrame]:
     """Simulate one arm of one replicate; return its runs.csv row and monthly series (empty if not ``series``)."""
-    model = StaffingModel(cfg, arm, replicate).run()
-    result = summarise(model), monthly(model) if series else pd.DataFrame()
-    # A model and its agents refer to each other, so only a full collection frees them; without one, a
-    # process running many replicates grows by tens of MB each (cheap here: see ``run_many``'s freeze).
-    del model
+    return run_arms(cfg, (arm,), replicate, series)[0]
+
+
+def run_arms(cfg: Config, arms: Iterable[str], replicate: int, series: bool = True) -> list[tuple[dict, pd.DataFrame]]:
+    """Simulate arms of one replicate side by side, a year at a time; ``run_one``'s result for each, in order.
+
+    The arms share their random streams (``StaffingModel``'s ``streams``), so each year's random numbers, the
+    same for every arm (common random numbers), are drawn once instead of once per arm.
+    """
+    streams = Streams(cfg.seed, replicate)
+    models = [StaffingModel(cfg, arm, replicate, streams) for arm in arms]
+    if not models:
+        return []
+    while any(model.running for model in models):
+        for model in models:
+            model.advance()
+    results = [(summarise(model), monthly(model) if series else pd.DataFrame()) for model in models]
+    # A model and its agents refer to each other, as do streams and their blocks, so only a full collection frees
+    # them; without one, a process running many replicates grows by tens of MB each (cheap here: see
+    # ``run_many``'s freeze, which would keep whatever is still referred to here for good).
+    models.clear()
+    del model, streams
     gc.collect()
-    return result
+    return results
 
 
 # tqdm's monitor thread (it only tunes bars that stall) would outlive the first progress bar and make the parent
@@ -195,7 +212,8 @@ def run_many(
 ) -> list[tuple[dict, pd.DataFrame]]:
     """Simulate ``(config, arm, replicate[, series])`` tasks (``run_one``'s arguments) in ``jobs`` processes.
 
-    Returns the results (row, monthly series) in task order.
+    Returns the results (row, monthly series) in task order. Neighbouring tasks that differ only in their arm
+    (the same config object) run side by side in one process (``run_arms``), drawing their random numbers once.
 
     The parent is one of the ``jobs`` processes: it runs tasks from the front of the list while ``jobs - 1``
     pool workers take them from the back, so every core is busy and one process fewer holds a copy of the
@@ -236,38 +254,59 @@ def _task(function: Callable[..., Any], *args: Any) -> Any:
 
 def _run_tasks(tasks: list[tuple], n_jobs: int, progress: bool, desc: str | None) -> list[tuple[dict, pd.DataFrame]]:
     results: list[tuple[dict, pd.DataFrame] | None] = [None] * len(tasks)
+    groups = _side_by_side(tasks)
     bar = dict(total=len(tasks), desc=desc or f"{len(tasks)} runs", unit="run", disable=not progress, file=sys.stderr)
+
+    def done(group: list[int], finished: list[tuple[dict, pd.DataFrame]]) -> None:
+        for index, result in zip(group, finished, strict=True):
+            results[index] = result
+        pbar.update(len(group))
+
+    def run_arms_of(group: list[int]) -> tuple:
+        cfg, _, replicate, *rest = tasks[group[0]]
+        return (run_arms, cfg, tuple(tasks[i][1] for i in group), replicate, *rest)
+
     if n_jobs == 1:
         with tqdm(**bar) as pbar:
-            for i, task in enumerate(tasks):
-                results[i] = _task(run_one, *task)
-                pbar.update()
+            for group in groups:
+                done(group, _task(*run_arms_of(group)))
         return results  # type: ignore[return-value]
     _load_compiled(tasks)
-    queue = list(range(len(tasks)))
+    queue = list(range(len(groups)))
     pending: dict[Future, int] = {}
-    ahead = 2 * (n_jobs - 1)  # tasks queued for the workers, so none waits while the parent simulates
+    ahead = 2 * (n_jobs - 1)  # groups queued for the workers, so none waits while the parent simulates
     with _pool(n_jobs - 1) as pool:
 
         def top_up() -> None:
             while queue and len(pending) < ahead:
-                index = queue.pop()
-                pending[pool.submit(_task, run_one, *tasks[index])] = index
+                g = queue.pop()
+                pending[pool.submit(_task, *run_arms_of(groups[g]))] = g
 
         top_up()  # forks the workers now, before the progress bar starts its monitor thread
         with tqdm(**bar) as pbar:
             while queue or pending:
                 if queue:
-                    index = queue.pop(0)
-                    results[index] = _task(run_one, *tasks[index])
-                    pbar.update()
+                    g = queue.pop(0)
+                    done(groups[g], _task(*run_arms_of(groups[g])))
                 else:
                     wait(pending, return_when=FIRST_COMPLETED)
                 for future in [f for f in pending if f.done()]:
-                    results[pending.pop(future)] = future.result()
-                    pbar.update()
+                    done(groups[pending.pop(future)], future.result())
                 top_up()
     return results  # type: ignore[return-value]
+
+
+def _side_by_side(tasks: list[tuple]) -> list[list[int]]:
+    """Task indices in the groups ``run_arms`` runs together: neighbouring tasks that differ only in their arm."""
+    groups: list[list[int]] = []
+    for index, (cfg, arm, *rest) in enumerate(tasks):
+        if groups:
+            first_cfg, _, *first_rest = tasks[groups[-1][0]]
+            if first_cfg is cfg and first_rest == rest and arm not in {tasks[i][1] for i in groups[-1]}:
+                groups[-1].append(index)
+                continue
+        groups.append([index])
+    return groups
 
 
 def _load_compiled(tasks: list[tuple]) -> None:

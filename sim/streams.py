@@ -17,11 +17,16 @@ def stream_key(name: str) -> int:
 
 
 class Streams:
-    """Factory of independent generators keyed by ``(seed, replicate, name)``."""
+    """Factory of independent generators keyed by ``(seed, replicate, name)``.
+
+    Its daily and per-event uniforms are made once per set of arguments: models built on one ``Streams`` (the
+    arms of a replicate, run side by side) read the same objects, so each block is drawn once for all of them.
+    """
 
     def __init__(self, seed: int, replicate: int) -> None:
         self.seed = int(seed)
         self.replicate = int(replicate)
+        self._made: dict[tuple, DailyUniforms | EventUniforms] = {}
 
     def generator(self, name: str) -> np.random.Generator:
         """A fresh generator for one stochastic process; same arguments, same numbers."""
@@ -56,11 +61,17 @@ class Streams:
 
         ``extra`` units after the first ``width`` (people who arrive in a run) read streams of their own (``block``).
         """
-        return DailyUniforms(self, name, width, block_days, extra)
+        key = ("daily", name, int(width), int(block_days), int(extra))
+        if key not in self._made:
+            self._made[key] = DailyUniforms(self, name, width, block_days, extra)
+        return self._made[key]  # type: ignore[return-value]
 
     def per_event(self, name: str, n_units: int, per_block: int = 32, extra: int = 0) -> EventUniforms:
         """Uniforms indexed by (unit, k): the k-th event of that person or post (``extra`` units as in ``block``)."""
-        return EventUniforms(self, name, n_units, per_block, extra)
+        key = ("event", name, int(n_units), int(per_block), int(extra))
+        if key not in self._made:
+            self._made[key] = EventUniforms(self, name, n_units, per_block, extra)
+        return self._made[key]  # type: ignore[return-value]
 
 
 class DailyUniforms:
@@ -82,6 +93,11 @@ class DailyUniforms:
         self._block_index = -1
         self._block = np.empty((0, self.width), dtype=np.float64)
 
+    @property
+    def drawn(self) -> int:
+        """The index of the block in memory now (-1 before the first): arrays of another block were overwritten."""
+        return self._block_index
+
     def row(self, day: int) -> np.ndarray:
         """Uniforms on [0, 1) for every unit on ``day`` (a read-only view, valid until another block is read)."""
         block_index, offset = divmod(day, self.block_days)
@@ -91,7 +107,8 @@ class DailyUniforms:
         """Rows of days ``index * block_days`` onwards, one per day (read-only; the last block is full length too).
 
         Each block is drawn into the same array as the one before it: a run reads its blocks in turn, and fresh
-        memory for every block (tens of MB a year in a large team) cost the kernel's zeroing of its pages.
+        memory for every block (tens of MB a year in a large team) cost the kernel's zeroing of its pages. A reader
+        that keeps a block checks ``drawn`` before it uses it again, since another reader may have moved on.
         """
         if index != self._block_index:
             units = self.width - self.extra

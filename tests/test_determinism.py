@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sim.model import StaffingModel
-from sim.runner import run_experiment, run_teams
+from sim.runner import run_arms, run_experiment, run_one, run_teams
 from sim.streams import Streams
 from tests.conftest import SMALL, make_config
 
@@ -53,6 +53,38 @@ def test_pools_of_runs_leave_the_garbage_collector_as_they_found_it(jobs: int, t
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert dead() is None
+
+
+def test_arms_run_side_by_side_on_shared_streams_give_each_arm_s_own_results() -> None:
+    # People arrive and leave (their own streams), so blocks and per-event columns of every kind are shared.
+    cfg = make_config(*SMALL, "population.caseload_turnover_per_year=1", "arms=[duty,named,hybrid]")
+    together = run_arms(cfg, cfg.arms, 1)
+    for arm, (row, month) in zip(cfg.arms, together, strict=True):
+        alone_row, alone_month = run_one(cfg, arm, 1)
+        pd.testing.assert_series_equal(pd.Series(row), pd.Series(alone_row))  # NaN where a metric has no cases
+        pd.testing.assert_frame_equal(month, alone_month)
+
+
+def test_a_run_leaves_no_model_or_streams_behind() -> None:
+    # run_many freezes what a run leaves (gc.freeze): anything still referred to would be kept for good.
+    before = [o for o in gc.get_objects() if isinstance(o, Streams | StaffingModel)]  # other tests' fixtures
+    run_arms(make_config(*SMALL), ("duty", "named"), 0)
+    left = [o for o in gc.get_objects() if isinstance(o, Streams | StaffingModel) and not any(o is b for b in before)]
+    assert not left
+
+
+def test_a_model_notices_when_another_on_its_streams_has_drawn_over_its_year() -> None:
+    cfg = make_config(*SMALL)
+    streams = Streams(cfg.seed, 0)
+    first, second = StaffingModel(cfg, "duty", 0, streams), StaffingModel(cfg, "named", 0, streams)
+    for _ in range(10):
+        second.step()  # ten days into the first year, whose random numbers it keeps
+    first.run()  # draws the later years over the arrays the second's first year was read from
+    second.run()
+    assert np.array_equal(second.daily, StaffingModel(cfg, "named", 0).run().daily)
+    assert np.array_equal(first.daily, StaffingModel(cfg, "duty", 0).run().daily)
+    with pytest.raises(ValueError, match="replicate 0 given to a model of seed"):
+        StaffingModel(cfg, "duty", 1, streams)
 
 
 def test_replicates_differ() -> None:
