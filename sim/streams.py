@@ -7,6 +7,7 @@ in the order events happen, so they consume identical numbers for the same peopl
 from __future__ import annotations
 
 import zlib
+from typing import TypeVar
 
 import numpy as np
 
@@ -14,6 +15,9 @@ import numpy as np
 def stream_key(name: str) -> int:
     """A stable integer for a stream name (Python's own hash is salted per process)."""
     return zlib.crc32(name.encode("utf-8"))
+
+
+_Uniforms = TypeVar("_Uniforms", "DailyUniforms", "EventUniforms")
 
 
 class Streams:
@@ -26,7 +30,7 @@ class Streams:
     def __init__(self, seed: int, replicate: int) -> None:
         self.seed = int(seed)
         self.replicate = int(replicate)
-        self._made: dict[tuple, DailyUniforms | EventUniforms] = {}
+        self._made: dict[tuple, DailyUniforms | EventUniforms] = {}  # by (class, arguments)
 
     def generator(self, name: str) -> np.random.Generator:
         """A fresh generator for one stochastic process; same arguments, same numbers."""
@@ -61,16 +65,17 @@ class Streams:
 
         ``extra`` units after the first ``width`` (people who arrive in a run) read streams of their own (``block``).
         """
-        key = ("daily", name, int(width), int(block_days), int(extra))
-        if key not in self._made:
-            self._made[key] = DailyUniforms(self, name, width, block_days, extra)
-        return self._made[key]  # type: ignore[return-value]
+        return self._once(DailyUniforms, name, int(width), int(block_days), int(extra))
 
     def per_event(self, name: str, n_units: int, per_block: int = 32, extra: int = 0) -> EventUniforms:
         """Uniforms indexed by (unit, k): the k-th event of that person or post (``extra`` units as in ``block``)."""
-        key = ("event", name, int(n_units), int(per_block), int(extra))
+        return self._once(EventUniforms, name, int(n_units), int(per_block), int(extra))
+
+    def _once(self, kind: type[_Uniforms], *args: str | int) -> _Uniforms:
+        """The ``kind(self, *args)`` made first with these arguments (see the class's docstring)."""
+        key = (kind, *args)
         if key not in self._made:
-            self._made[key] = EventUniforms(self, name, n_units, per_block, extra)
+            self._made[key] = kind(self, *args)
         return self._made[key]  # type: ignore[return-value]
 
 

@@ -69,7 +69,8 @@ def test_a_run_leaves_no_model_or_streams_behind() -> None:
     # run_many freezes what a run leaves (gc.freeze): anything still referred to would be kept for good.
     before = [o for o in gc.get_objects() if isinstance(o, Streams | StaffingModel)]  # other tests' fixtures
     run_arms(make_config(*SMALL), ("duty", "named"), 0)
-    left = [o for o in gc.get_objects() if isinstance(o, Streams | StaffingModel) and not any(o is b for b in before)]
+    known = {id(o) for o in before}
+    left = [o for o in gc.get_objects() if isinstance(o, Streams | StaffingModel) and id(o) not in known]
     assert not left
 
 
